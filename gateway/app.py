@@ -1,0 +1,233 @@
+"""The gateway: the only public entry.
+
+It owns request ids, CORS, the merged OpenAPI and docs, and its own health and metrics;
+every other path goes to the service that owns it (see `routing.py`), mounted in-process
+in embedded mode or proxied over HTTP in distributed mode. The routes are the same in both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
+from prometheus_client import generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gateway.openapi import merge
+from gateway.proxy import HttpUpstream, InProcessUpstream, Upstream
+from gateway.routing import service_for
+from gateway.settings import SERVICES, GatewaySettings
+from services.common.errors import NotFound, ProblemError
+from services.common.i18n import Msg
+from services.common.observability import Metrics, RequestContextMiddleware
+from services.common.problems import ProblemResponse, install_problem_handlers, render_problem
+
+GATEWAY_PATHS = {"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/docs"}
+
+
+class Dispatcher:
+    """Sends each request to the gateway's own routes or to the owning service."""
+
+    def __init__(self, own: FastAPI, upstreams: dict[str, Upstream]) -> None:
+        self.own = own
+        self.upstreams = upstreams
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in GATEWAY_PATHS:
+            await self.own(scope, receive, send)
+            return
+        service = service_for(scope["path"])
+        upstream = self.upstreams.get(service) if service else None
+        if upstream is None:
+            await self.own(scope, receive, send)
+            return
+        request_id = scope.get("state", {}).get("request_id")
+        if request_id:
+            headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+            headers.append((b"x-request-id", str(request_id).encode()))
+            scope = {**scope, "headers": headers}
+        try:
+            await upstream.forward(scope, receive, send)
+        except ProblemError as exc:
+            response = render_problem(Request(scope, receive), exc)
+            await response(scope, receive, send)
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    services: dict[str, FastAPI] | None = None,
+) -> ASGIApp:
+    """The gateway; `services` are apps mounted in-process (embedded mode)."""
+    settings = settings or GatewaySettings()
+    mounted = dict(services or {})
+    http = httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+        follow_redirects=False,
+    )
+    upstreams: dict[str, Upstream] = {}
+    for name in SERVICES:
+        url = settings.upstream_url(name)
+        if url:
+            upstreams[name] = HttpUpstream(name, url, http)
+        elif name in mounted:
+            upstreams[name] = InProcessUpstream(name, mounted[name])
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            for app in mounted.values():
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            stack.push_async_callback(http.aclose)
+            yield
+
+    own = FastAPI(
+        title="Portal Platform gateway",
+        lifespan=lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    metrics = Metrics("gateway")
+    install_problem_handlers(own)
+    own.state.settings = settings
+    own.state.upstreams = upstreams
+
+    @own.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """The gateway process is alive."""
+        return {"status": "ok"}
+
+    @own.get("/readyz", include_in_schema=False, response_model=None)
+    async def readyz() -> dict[str, Any] | ProblemResponse:
+        """Every service answers its own /readyz."""
+        results = await asyncio.gather(*(_ready(u, http) for u in upstreams.values()))
+        checks = dict(zip(upstreams, results, strict=True))
+        if any(v != "ok" for v in checks.values()):
+            return ProblemResponse(
+                {
+                    "type": "https://portal.gov.vn/problems/not-ready",
+                    "title": "Not ready",
+                    "status": 503,
+                    "detail": "A service is not ready.",
+                    "checks": checks,
+                },
+                status_code=503,
+            )
+        return {"status": "ok", "checks": checks}
+
+    @own.get("/metrics", include_in_schema=False)
+    async def metrics_endpoint() -> Response:
+        """Prometheus metrics of the gateway and of the services mounted in this process."""
+        body = generate_latest(metrics.registry)
+        for app in mounted.values():
+            body += generate_latest(app.state.metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    openapi_cache: dict[str, Any] = {}
+
+    @own.get("/v1/openapi.json", include_in_schema=False)
+    async def openapi() -> dict[str, Any]:
+        """The whole platform's OpenAPI document."""
+        if "doc" not in openapi_cache:
+            documents = {}
+            for name, upstream in upstreams.items():
+                documents[name] = await _openapi_of(upstream, http)
+            doc = merge(documents)
+            if not all(documents.values()):
+                return doc  # an upstream is down: serve what we have, cache nothing
+            openapi_cache["doc"] = doc
+        cached: dict[str, Any] = openapi_cache["doc"]
+        return cached
+
+    @own.get("/docs", include_in_schema=False)
+    async def docs() -> Response:
+        """Interactive API reference."""
+        return get_swagger_ui_html(openapi_url="/v1/openapi.json", title="Portal Platform API")
+
+    @own.api_route(
+        "/{path:path}",
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"],
+        include_in_schema=False,
+    )
+    async def unrouted(path: str) -> Response:
+        raise NotFound(
+            Msg(
+                "Không có API ở địa chỉ /{p}; xem /docs.",
+                "There is no API at /{p}; see /docs.",
+            ).format(p=path)
+        )
+
+    app: ASGIApp = Dispatcher(own, upstreams)
+    app = CORSMiddleware(
+        app,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-API-Key",
+            "X-Request-ID",
+            "If-None-Match",
+            "Accept-Language",
+        ],
+        expose_headers=["ETag", "X-Request-ID", "Location"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    app = RequestContextMiddleware(app, metrics=metrics)
+    # Keep the FastAPI app reachable for lifespan handling by servers and tests.
+    return _GatewayApp(app, own)
+
+
+class _GatewayApp:
+    """The middleware stack, with lifespan events routed to the gateway's own app."""
+
+    def __init__(self, stack: ASGIApp, own: FastAPI) -> None:
+        self.stack = stack
+        self.own = own
+        self.state = own.state
+        self.router = own.router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.own(scope, receive, send)
+            return
+        await self.stack(scope, receive, send)
+
+
+async def _ready(upstream: Upstream, http: httpx.AsyncClient) -> str:
+    if isinstance(upstream, HttpUpstream):
+        try:
+            response = await http.get(upstream.base_url + "/readyz", timeout=3.0)
+        except httpx.HTTPError as exc:
+            return f"unreachable: {type(exc).__name__}"
+        return "ok" if response.status_code == 200 else f"status {response.status_code}"
+    assert isinstance(upstream, InProcessUpstream)
+    transport = httpx.ASGITransport(app=upstream.app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inprocess") as client:
+        response = await client.get("/readyz")
+    return "ok" if response.status_code == 200 else f"status {response.status_code}"
+
+
+async def _openapi_of(upstream: Upstream, http: httpx.AsyncClient) -> dict[str, Any]:
+    if isinstance(upstream, InProcessUpstream):
+        app = upstream.app
+        assert isinstance(app, FastAPI)
+        return app.openapi()
+    assert isinstance(upstream, HttpUpstream)
+    with contextlib.suppress(httpx.HTTPError, ValueError):
+        response = await http.get(upstream.base_url + "/v1/openapi.json", timeout=5.0)
+        if response.status_code == 200:
+            document: dict[str, Any] = response.json()
+            return document
+    return {}

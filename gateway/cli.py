@@ -1,0 +1,144 @@
+"""The `portal` command: run, migrate and seed the platform.
+
+portal dev                     the whole platform in one process, embedded defaults
+portal serve <service>         one service (gateway, content, search, media, analytics)
+portal migrate [service]       run database migrations
+portal seed                    create the demo portals, people and content
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from gateway.settings import SERVICES
+from services.common.observability import configure_logging
+
+cli = typer.Typer(help="Portal Platform: one backend for the federation's e-portals.")
+console = Console(stderr=True)
+
+MIGRATED = ("content",)  # services with a database today
+
+PortOpt = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.")]
+HostOpt = Annotated[str, typer.Option("--host", help="Interface to bind.")]
+DataDirOpt = Annotated[
+    Path, typer.Option("--data-dir", help="Where embedded databases, keys and media live.")
+]
+
+
+def main() -> None:
+    cli()
+
+
+def _database_url(service: str, data_dir: Path | None) -> str:
+    from services.common.settings import ServiceSettings
+
+    settings_cls: type[ServiceSettings]
+    if service == "content":
+        from services.content.settings import ContentSettings as settings_cls
+    else:
+        raise typer.BadParameter(f"the {service} service has no database yet")
+    settings = settings_cls(data_dir=data_dir) if data_dir else settings_cls()
+    if settings.database_url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return settings.resolved_database_url()
+
+
+@cli.command()
+def migrate(
+    service: Annotated[str, typer.Argument(help="A service, or 'all'.")] = "all",
+    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+) -> None:
+    """Migrate service databases to the latest schema."""
+    from services.common.migrate import upgrade
+
+    targets = MIGRATED if service == "all" else (service,)
+    for name in targets:
+        if name not in MIGRATED:
+            console.print(
+                f"[red]No migrations for '{name}'.[/] Services with a database: {MIGRATED}"
+            )
+            raise typer.Exit(2)
+        url = _database_url(name, data_dir)
+        console.print(f"Migrating [bold]{name}[/] …")
+        upgrade(name, url)
+    console.print("[green]Migrations are up to date.[/]")
+
+
+@cli.command()
+def seed(
+    data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
+) -> None:
+    """Create the demo portals, accounts, categories, articles and legal documents."""
+    from services.common.db import Database
+    from services.content.demo.seed import seed_demo
+
+    migrate("content", data_dir)
+    db = Database.from_url(_database_url("content", data_dir))
+
+    async def run() -> None:
+        try:
+            await seed_demo(
+                db,
+                console=console,
+                admin_password=os.environ.get("PORTAL_ADMIN_PASSWORD"),
+                demo_password=os.environ.get("PORTAL_DEMO_PASSWORD"),
+            )
+        finally:
+            await db.dispose()
+
+    asyncio.run(run())
+
+
+@cli.command()
+def dev(
+    port: PortOpt = 8000,
+    host: HostOpt = "127.0.0.1",
+    data_dir: DataDirOpt = Path("var"),
+    demo: Annotated[bool, typer.Option(help="Seed demo data on first start.")] = True,
+) -> None:
+    """Run the whole platform in one process on embedded defaults (SQLite, local files)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    migrate("all", data_dir)
+    if demo:
+        seed(data_dir)
+    from gateway.embedded import embedded_gateway
+
+    configure_logging("INFO", "text")
+    app = embedded_gateway(data_dir)
+    console.print(f"[bold green]Portal Platform[/] on http://{host}:{port}  (docs: /docs)")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+
+
+@cli.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="gateway, content, search, media or analytics.")],
+    port: PortOpt = 8000,
+    host: HostOpt = "0.0.0.0",
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 1,
+) -> None:
+    """Run one service; configure it with its environment variables (see docs/)."""
+    if service not in ("gateway", *SERVICES):
+        console.print(f"[red]Unknown service '{service}'.[/] Choose gateway or one of {SERVICES}.")
+        raise typer.Exit(2)
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
+    uvicorn.run(
+        f"gateway.factories:{service}",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,53 @@
+"""The pieces every service's `create_app` assembles, so all four read alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from services.common.observability import (
+    Metrics,
+    ReadinessCheck,
+    RequestContextMiddleware,
+    health_router,
+)
+from services.common.problems import install_problem_handlers
+
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
+
+
+def service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    lifespan: Lifespan | None = None,
+    readiness: dict[str, ReadinessCheck] | None = None,
+    openapi_tags: list[dict[str, Any]] | None = None,
+) -> FastAPI:
+    """A FastAPI app with problem details, request ids, metrics and health endpoints."""
+
+    @asynccontextmanager
+    async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan or no_lifespan,
+        openapi_url="/v1/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_tags=openapi_tags,
+    )
+    metrics = Metrics(name)
+    app.state.metrics = metrics
+    app.state.service_name = name
+    install_problem_handlers(app)
+    app.include_router(health_router(metrics, readiness or {}))
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app

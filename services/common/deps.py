@@ -1,0 +1,74 @@
+"""FastAPI dependencies every service shares: the request's session and principal.
+
+The session dependency runs with `scope="function"`, so the transaction commits (or rolls
+back) before the response is sent: a client never sees 200 for a write that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.db import Database
+from services.common.errors import Unauthorized
+from services.common.i18n import Msg
+from services.common.security import Principal, TokenVerifier
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on error."""
+    async with get_database(request).transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_NO_TOKEN = Msg(
+    "Cần đăng nhập: gửi header 'Authorization: Bearer <token>' lấy từ /v1/auth/token.",
+    "Sign in first: send 'Authorization: Bearer <token>' from /v1/auth/token.",
+)
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized(_NO_TOKEN)
+    return token.strip()
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    """The caller if a token was sent (and is valid), None for anonymous readers."""
+    cached = request.scope.get("state", {}).get("principal")
+    if isinstance(cached, Principal):
+        return cached
+    token = _bearer(request)
+    if token is None:
+        return None
+    verifier: TokenVerifier = request.app.state.verifier
+    principal = await verifier.verify(token)
+    request.scope.setdefault("state", {})["principal"] = principal
+    return principal
+
+
+async def require_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    """The signed-in caller; 401 otherwise."""
+    if principal is None:
+        raise Unauthorized(_NO_TOKEN)
+    return principal
+
+
+OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
+PrincipalDep = Annotated[Principal, Depends(require_principal)]

@@ -1,0 +1,49 @@
+"""The settings base every service extends.
+
+Each service subclasses `ServiceSettings` with its own env prefix (`CONTENT_`, `SEARCH_`…).
+Defaults are the embedded ones: SQLite files and keys under `data_dir` (`./var`), so a
+newcomer runs the platform with nothing installed. Production sets URLs and secrets in the
+environment. Nothing here is read at import time: `create_app(settings)` receives an instance.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs: where its data lives and how it trusts tokens."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    service_name: str = "service"
+    data_dir: Path = Path("var")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy async URL; default: a SQLite file in data_dir.",
+    )
+    database_echo: bool = False
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    jwt_issuer: str = "portal-platform"
+    jwt_audience: str = "portal-api"
+    jwks_url: str | None = Field(
+        default=None,
+        description="Where to fetch the token signing keys; default: the local key file.",
+    )
+    jwt_public_key_pem: SecretStr | None = None
+    trusted_issuers: list[str] = Field(default_factory=list)
+
+    def resolved_database_url(self) -> str:
+        """The configured URL, or the embedded SQLite file for this service."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / f'{self.service_name}.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"

@@ -1,0 +1,103 @@
+"""The content service: portals, accounts, articles, legal documents, pages, workflow."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
+
+from services.common.app import service_app
+from services.common.db import Database
+from services.common.outbox import HttpSubscriber, OutboxRelay, Subscriber
+from services.common.security import (
+    TokenIssuer,
+    TokenVerifier,
+    load_or_create_private_key,
+    private_key_from_pem,
+)
+from services.content import scheduler
+from services.content.accounts.router import router as accounts_router
+from services.content.items.kinds import ARTICLE, DOCUMENT, PAGE
+from services.content.items.router import item_router
+from services.content.models import OUTBOX
+from services.content.portals.router import router as portals_router
+from services.content.settings import ContentSettings
+
+TAGS = [
+    {"name": "auth", "description": "Tokens (JWT, EdDSA) and the current user."},
+    {"name": "users", "description": "Accounts and their roles per portal."},
+    {"name": "portals", "description": "The central portal and provincial portals."},
+    {"name": "categories", "description": "Each portal's category tree (chuyên mục)."},
+    {"name": "articles", "description": "News articles (tin, bài) and their workflow."},
+    {"name": "documents", "description": "Legal documents (văn bản) and their workflow."},
+    {"name": "pages", "description": "Static pages: organisation, functions, contacts."},
+]
+
+
+def create_app(
+    settings: ContentSettings | None = None, *, database: Database | None = None
+) -> FastAPI:
+    """Build the content service; tests pass their own settings and database."""
+    settings = settings or ContentSettings()
+    if settings.jwt_private_key_pem is not None:
+        private_key = private_key_from_pem(settings.jwt_private_key_pem.get_secret_value())
+    else:
+        private_key = load_or_create_private_key(settings.keys_dir / "signing.pem")
+    issuer = TokenIssuer(private_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = database or Database.from_url(
+            settings.resolved_database_url(), echo=settings.database_echo
+        )
+        app.state.db = db
+        tasks: list[asyncio.Task[None]] = []
+        http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+        if settings.run_background:
+            tasks.append(
+                asyncio.create_task(scheduler.run_forever(db, settings.scheduler_interval))
+            )
+            subscribers: list[Subscriber] = [
+                HttpSubscriber(name, url, client=http)
+                for name, url in settings.outbox_subscribers.items()
+            ]
+            if subscribers:
+                relay = OutboxRelay(db, OUTBOX, subscribers, interval=settings.outbox_interval)
+                tasks.append(asyncio.create_task(relay.run()))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            await http.aclose()
+            if database is None:
+                await db.dispose()
+
+    async def database_ready() -> None:
+        await app.state.db.ping()
+
+    app = service_app(
+        name="content",
+        title="Portal Platform — content",
+        description="Portals, accounts, articles, legal documents, pages and their workflow.",
+        lifespan=lifespan,
+        readiness={"database": database_ready},
+        openapi_tags=TAGS,
+    )
+    app.state.settings = settings
+    app.state.issuer = issuer
+    app.state.verifier = TokenVerifier(
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience, keys=issuer.jwks()
+    )
+    app.include_router(accounts_router)
+    app.include_router(portals_router)
+    for spec in (ARTICLE, DOCUMENT, PAGE):
+        app.include_router(item_router(spec))
+    return app

@@ -1,0 +1,104 @@
+"""Fixtures shared by every test: PostgreSQL, the apps in-process, tokens.
+
+PostgreSQL comes from `pgserver.postgres_server()` (TEST_DATABASE_URL, the local server,
+or a throwaway cluster) and is never skipped. Each xdist worker gets its own database,
+built once by running the real migrations; each test runs inside an outer transaction
+that is rolled back at the end, so tests never share rows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pgserver
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from services.common.db import Database
+from services.common.migrate import upgrade
+from services.content.app import create_app as create_content_app
+from services.content.settings import ContentSettings
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[pgserver.PgServer]:
+    with pgserver.postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
+    """A migrated database of this xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"portal_test_{worker}_{os.getpid()}"
+    pgserver.create_database(pg_server, name)
+    url = pg_server.url(name)
+    upgrade("content", url)
+    try:
+        yield url
+    finally:
+        pgserver.drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(pg_url, pool_size=5)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def connection(pg_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    async with pg_engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@pytest.fixture
+def db(connection: AsyncConnection) -> Database:
+    return Database.bound_to(connection)
+
+
+@pytest.fixture(scope="session")
+def signing_key_pem() -> str:
+    key = Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def content_settings(tmp_path: Path, signing_key_pem: str) -> ContentSettings:
+    return ContentSettings(
+        data_dir=tmp_path,
+        jwt_private_key_pem=signing_key_pem,
+        run_background=False,
+    )
+
+
+@pytest.fixture
+async def content_app(content_settings: ContentSettings, db: Database) -> AsyncIterator[FastAPI]:
+    app = create_content_app(content_settings, database=db)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def client(content_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The content service in-process, as an HTTP client."""
+    transport = httpx.ASGITransport(app=content_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:
+        yield http
