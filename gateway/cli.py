@@ -110,7 +110,7 @@ def dev(
         seed(data_dir)
     from gateway.embedded import embedded_gateway
 
-    configure_logging("INFO", "text")
+    configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "text"))
     app = embedded_gateway(data_dir)
     console.print(f"[bold green]Portal Platform[/] on http://{host}:{port}  (docs: /docs)")
     uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)

@@ -15,6 +15,7 @@ from services.common.observability import (
     health_router,
 )
 from services.common.problems import install_problem_handlers
+from services.common.response_cache import ResponseCache, ResponseCacheMiddleware
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -27,6 +28,8 @@ def service_app(
     lifespan: Lifespan | None = None,
     readiness: dict[str, ReadinessCheck] | None = None,
     openapi_tags: list[dict[str, Any]] | None = None,
+    response_cache: ResponseCache | None = None,
+    cache_prefix: str = "/v1/",
 ) -> FastAPI:
     """A FastAPI app with problem details, request ids, metrics and health endpoints."""
 
@@ -49,5 +52,10 @@ def service_app(
     app.state.service_name = name
     install_problem_handlers(app)
     app.include_router(health_router(metrics, readiness or {}))
+    if response_cache is not None:
+        app.state.response_cache = response_cache
+        app.add_middleware(
+            ResponseCacheMiddleware, cache=response_cache, prefix=cache_prefix, scope_depth=3
+        )
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app

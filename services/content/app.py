@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from services.common.app import service_app
 from services.common.db import Database
 from services.common.outbox import HttpSubscriber, OutboxRelay, Subscriber
+from services.common.response_cache import ResponseCache
 from services.common.security import (
     TokenIssuer,
     TokenVerifier,
@@ -48,6 +49,7 @@ def create_app(
     else:
         private_key = load_or_create_private_key(settings.keys_dir / "signing.pem")
     issuer = TokenIssuer(private_key, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+    cache = ResponseCache(ttl=settings.public_cache_ttl)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -59,7 +61,11 @@ def create_app(
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
         if settings.run_background:
             tasks.append(
-                asyncio.create_task(scheduler.run_forever(db, settings.scheduler_interval))
+                asyncio.create_task(
+                    scheduler.run_forever(
+                        db, settings.scheduler_interval, on_change=cache.invalidate
+                    )
+                )
             )
             subscribers: list[Subscriber] = [
                 HttpSubscriber(name, url, client=http)
@@ -90,6 +96,8 @@ def create_app(
         lifespan=lifespan,
         readiness={"database": database_ready},
         openapi_tags=TAGS,
+        response_cache=cache,
+        cache_prefix="/v1/portals",
     )
     app.state.settings = settings
     app.state.issuer = issuer

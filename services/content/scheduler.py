@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,8 @@ async def run_due(db: Database, now: datetime | None = None) -> int:
                 done += await _run_item(session, item, portal, now)
         except ProblemError as exc:  # e.g. a state changed by an editor meanwhile
             log.warning("scheduled transition of %s skipped: %s", item_id, exc)
+        except Exception:  # one broken item must not hold up every item after it
+            log.exception("scheduled transition of %s failed", item_id)
     return done
 
 
@@ -84,13 +87,17 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def run_forever(db: Database, interval: float) -> None:
+async def run_forever(
+    db: Database, interval: float, *, on_change: Callable[[], None] | None = None
+) -> None:
     """The background loop; one failed pass is logged and the next one retries."""
     while True:
         try:
             count = await run_due(db)
             if count:
                 log.info("scheduler ran %d transition(s)", count)
+                if on_change is not None:
+                    on_change()
         except Exception:  # the loop must outlive a bad pass (database restart, …)
             log.exception("scheduler pass failed")
         await asyncio.sleep(interval)

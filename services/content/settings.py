@@ -26,3 +26,7 @@ class ContentSettings(ServiceSettings):
         description="Name → URL receiving content events (e.g. the search indexer).",
     )
     outbox_interval: float = 1.0
+    public_cache_ttl: float = Field(
+        default=5.0,
+        description="Seconds anonymous public reads are micro-cached in-process (0: off).",
+    )
