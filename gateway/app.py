@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import Metric
+from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.openapi import merge
@@ -26,11 +29,23 @@ from gateway.proxy import HttpUpstream, InProcessUpstream, Upstream
 from gateway.routing import service_for
 from gateway.settings import SERVICES, GatewaySettings
 from services.common.errors import NotFound, ProblemError
-from services.common.i18n import Msg
+from services.common.i18n import Msg, negotiate_language
 from services.common.observability import Metrics, RequestContextMiddleware
-from services.common.problems import ProblemResponse, install_problem_handlers, render_problem
+from services.common.problems import (
+    ProblemResponse,
+    install_problem_handlers,
+    problem_body,
+    render_problem,
+)
 
 GATEWAY_PATHS = {"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/docs"}
+
+
+@dataclass(frozen=True)
+class UpstreamRoute:
+    """The route a forwarded request is counted under in the gateway's metrics."""
+
+    path: str
 
 
 class Dispatcher:
@@ -49,16 +64,21 @@ class Dispatcher:
         if upstream is None:
             await self.own(scope, receive, send)
             return
+        headers = list(scope["headers"])
         request_id = scope.get("state", {}).get("request_id")
         if request_id:
-            headers = [(k, v) for k, v in scope["headers"] if k != b"x-request-id"]
+            headers = [(k, v) for k, v in headers if k != b"x-request-id"]
             headers.append((b"x-request-id", str(request_id).encode()))
-            scope = {**scope, "headers": headers}
+        inner = {**scope, "headers": headers}
         try:
-            await upstream.forward(scope, receive, send)
+            await upstream.forward(inner, receive, send)
         except ProblemError as exc:
-            response = render_problem(Request(scope, receive), exc)
-            await response(scope, receive, send)
+            response = render_problem(Request(inner, receive), exc)
+            await response(inner, receive, send)
+        finally:
+            # A service mounted in-process names the route it matched; one over HTTP cannot,
+            # so its requests are counted by service rather than all as "unmatched".
+            scope["route"] = inner.get("route") or UpstreamRoute(f"upstream:{service}")
 
 
 def create_app(
@@ -102,12 +122,12 @@ def create_app(
     own.state.settings = settings
     own.state.upstreams = upstreams
 
-    @own.get("/healthz", include_in_schema=False)
+    @own.api_route("/healthz", methods=["GET", "HEAD"], include_in_schema=False)
     async def healthz() -> dict[str, str]:
         """The gateway process is alive."""
         return {"status": "ok"}
 
-    @own.get("/readyz", include_in_schema=False, response_model=None)
+    @own.api_route("/readyz", methods=["GET", "HEAD"], include_in_schema=False, response_model=None)
     async def readyz() -> dict[str, Any] | ProblemResponse:
         """Every service answers its own /readyz."""
         results = await asyncio.gather(*(_ready(u, http) for u in upstreams.values()))
@@ -125,17 +145,15 @@ def create_app(
             )
         return {"status": "ok", "checks": checks}
 
-    @own.get("/metrics", include_in_schema=False)
+    @own.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
     async def metrics_endpoint() -> Response:
         """Prometheus metrics of the gateway and of the services mounted in this process."""
-        body = generate_latest(metrics.registry)
-        for app in mounted.values():
-            body += generate_latest(app.state.metrics.registry)
-        return Response(body, media_type=CONTENT_TYPE_LATEST)
+        registries = [metrics.registry, *(app.state.metrics.registry for app in mounted.values())]
+        return Response(_exposition(registries), media_type=CONTENT_TYPE_LATEST)
 
     openapi_cache: dict[str, Any] = {}
 
-    @own.get("/v1/openapi.json", include_in_schema=False)
+    @own.api_route("/v1/openapi.json", methods=["GET", "HEAD"], include_in_schema=False)
     async def openapi() -> dict[str, Any]:
         """The whole platform's OpenAPI document."""
         if "doc" not in openapi_cache:
@@ -149,7 +167,7 @@ def create_app(
         cached: dict[str, Any] = openapi_cache["doc"]
         return cached
 
-    @own.get("/docs", include_in_schema=False)
+    @own.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
     async def docs() -> Response:
         """Interactive API reference."""
         return get_swagger_ui_html(openapi_url="/v1/openapi.json", title="Portal Platform API")
@@ -168,7 +186,7 @@ def create_app(
         )
 
     app: ASGIApp = Dispatcher(own, upstreams)
-    app = CORSMiddleware(
+    app = ProblemCORSMiddleware(
         app,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
@@ -189,6 +207,34 @@ def create_app(
     return _GatewayApp(app, own)
 
 
+class ProblemCORSMiddleware(CORSMiddleware):
+    """Starlette's CORS, with a refused preflight answered as a problem like any other 4xx."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code < 400:
+            return response
+        lang = negotiate_language(request_headers.get("accept-language"))
+        refused = bytes(response.body).decode().removeprefix("Disallowed CORS ")
+        detail = Msg(
+            "Yêu cầu CORS bị từ chối: {what} không được phép.",
+            "The CORS preflight was refused: {what} not allowed.",
+        ).format(what=refused)
+        headers = {
+            k: v for k, v in response.headers.items() if k not in {"content-type", "content-length"}
+        }
+        return ProblemResponse(
+            problem_body(
+                status=400,
+                slug="cors-refused",
+                title=Msg("Yêu cầu CORS bị từ chối", "CORS preflight refused").pick(lang),
+                detail=detail.pick(lang),
+            ),
+            status_code=400,
+            headers=headers,
+        )
+
+
 class _GatewayApp:
     """The middleware stack, with lifespan events routed to the gateway's own app."""
 
@@ -203,6 +249,30 @@ class _GatewayApp:
             await self.own(scope, receive, send)
             return
         await self.stack(scope, receive, send)
+
+
+class _Families:
+    """Several registries exposed as one: a metric named in more than one is one family."""
+
+    def __init__(self, registries: list[CollectorRegistry]) -> None:
+        self.registries = registries
+
+    def collect(self) -> Iterable[Metric]:
+        families: dict[str, Metric] = {}
+        for registry in self.registries:
+            for family in registry.collect():  # fresh objects on every collect
+                if family.name in families:
+                    families[family.name].samples.extend(family.samples)
+                else:
+                    families[family.name] = family
+        return families.values()
+
+
+def _exposition(registries: list[CollectorRegistry]) -> bytes:
+    """Prometheus text of `registries`: each family once (a scraper rejects a repeated one)."""
+    combined = CollectorRegistry(auto_describe=False)
+    combined.register(_Families(registries))
+    return generate_latest(combined)
 
 
 async def _ready(upstream: Upstream, http: httpx.AsyncClient) -> str:

@@ -76,10 +76,14 @@ def seed(
     data_dir: Annotated[Path | None, typer.Option("--data-dir")] = None,
 ) -> None:
     """Create the demo portals, accounts, categories, articles and legal documents."""
+    migrate("content", data_dir)
+    _seed(data_dir)
+
+
+def _seed(data_dir: Path | None) -> None:
     from services.common.db import Database
     from services.content.demo.seed import seed_demo
 
-    migrate("content", data_dir)
     db = Database.from_url(_database_url("content", data_dir))
 
     async def run() -> None:
@@ -107,7 +111,7 @@ def dev(
     data_dir.mkdir(parents=True, exist_ok=True)
     migrate("all", data_dir)
     if demo:
-        seed(data_dir)
+        _seed(data_dir)
     from gateway.embedded import embedded_gateway
 
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "text"))
