@@ -6,12 +6,18 @@ events to each subscriber in order, at least once: a per-subscriber cursor advan
 after a delivery succeeds, and a failure backs off exponentially (1 s … 5 min) and retries
 the same event, so a consumer that was down converges when it is back. Consumers are
 idempotent on `(id)` and ignore versions older than what they hold.
+
+Ids are taken when an event is inserted, but transactions commit in any order; a relay
+reading past its cursor could then pass over an event whose transaction commits late. So
+on PostgreSQL `emit()` holds a transaction-scoped advisory lock from the first event to
+the commit: writers of events commit in id order. (SQLite has one writer at a time.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -27,10 +33,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    func,
     insert,
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database, UtcDateTime
@@ -100,6 +108,10 @@ async def emit(
     payload: Mapping[str, Any],
 ) -> None:
     """Record an event in the caller's transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        # Held until commit (re-entrant): events commit in the order of their ids.
+        lock = zlib.crc32(tables.events.fullname.encode())
+        await session.execute(select(func.pg_advisory_xact_lock(lock)))
     await session.execute(
         insert(tables.events).values(
             topic=topic,
@@ -178,9 +190,27 @@ class OutboxRelay:
             delivered += await self._pump(subscriber, now or datetime.now(UTC))
         return delivered
 
+    async def _ensure_cursor(self, name: str) -> None:
+        """Create the subscriber's cursor (at the start) unless another relay already has."""
+        cursors_t = self.tables.cursors
+        async with self.db.transaction() as session:
+            if await session.scalar(
+                select(cursors_t.c.subscriber).where(cursors_t.c.subscriber == name)
+            ):
+                return
+            dialect = session.get_bind().dialect.name
+            dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            await session.execute(
+                dialect_insert(cursors_t)
+                .values(subscriber=name, last_event_id=0, attempts=0)
+                .on_conflict_do_nothing()
+            )
+
     async def _pump(self, subscriber: Subscriber, now: datetime) -> int:
         events_t, cursors_t = self.tables.events, self.tables.cursors
+        await self._ensure_cursor(subscriber.name)
         async with self.db.transaction() as session:
+            # Locked for the whole pass; a relay in another process skips this subscriber.
             cursor = (
                 await session.execute(
                     select(cursors_t)
@@ -189,18 +219,8 @@ class OutboxRelay:
                 )
             ).one_or_none()
             if cursor is None:
-                await session.execute(
-                    insert(cursors_t).values(
-                        subscriber=subscriber.name, last_event_id=0, attempts=0
-                    )
-                )
-                last_id, attempts, due = 0, 0, None
-            else:
-                last_id, attempts, due = (
-                    cursor.last_event_id,
-                    cursor.attempts,
-                    cursor.next_attempt_at,
-                )
+                return 0
+            last_id, attempts, due = cursor.last_event_id, cursor.attempts, cursor.next_attempt_at
             if due is not None and _aware(due) > now:
                 return 0
             rows = (
