@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+import httpx
+import pgserver
 from fastapi import FastAPI
 
 from services.common.db import Database
+from services.common.migrate import upgrade
 from services.common.security import TokenIssuer
 from services.content.accounts.passwords import hash_password
 from services.content.models import Category, Membership, Portal, User
@@ -108,3 +114,97 @@ def good_article(category_id: str, **overrides: Any) -> dict[str, Any]:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Newsroom:
+    """A provincial portal with a category and one member per role."""
+
+    portal: str
+    category_id: str
+    people: dict[str, TestUser]
+
+    def headers(self, role: str) -> dict[str, str]:
+        return self.people[role].headers
+
+
+async def make_newsroom(app: FastAPI, db: Database, portal: str = "phu-yen") -> Newsroom:
+    await make_portal(db, portal)
+    category = await make_category(db, portal)
+    people = {
+        role: await make_user(app, db, roles={portal: role})
+        for role in ("contributor", "editor", "approver", "admin")
+    }
+    return Newsroom(portal, category.id, people)
+
+
+async def article_in_last_stage(
+    client: httpx.AsyncClient, newsroom: Newsroom, **overrides: Any
+) -> dict[str, Any]:
+    """A new article submitted and forwarded, waiting for the approver's decision."""
+    base = f"/v1/portals/{newsroom.portal}/articles"
+    r = await client.post(
+        base,
+        json=good_article(newsroom.category_id, **overrides),
+        headers=newsroom.headers("contributor"),
+    )
+    assert r.status_code == 201, r.text
+    article: dict[str, Any] = r.json()
+    for action, who in (("submit", "contributor"), ("forward", "editor")):
+        r = await client.post(
+            f"{base}/{article['id']}/transitions",
+            json={"action": action},
+            headers=newsroom.headers(who),
+        )
+        assert r.status_code == 200, r.text
+        article = r.json()
+    return article
+
+
+@contextmanager
+def fresh_database(server: pgserver.PgServer, label: str) -> Iterator[str]:
+    """A new PostgreSQL database migrated to head (its own, so tests may commit)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"portal_{label}_{worker}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    pgserver.create_database(server, name)
+    url = server.url(name)
+    try:
+        upgrade("content", url)
+        yield url
+    finally:
+        pgserver.drop_database(server, name)
+
+
+async def deactivate_user(db: Database, user_id: str) -> None:
+    """Mark an account inactive, as an operator would when someone leaves."""
+    async with db.transaction() as session:
+        user = await session.get(User, user_id)
+        assert user is not None
+        user.is_active = False
+
+
+def good_document(**overrides: Any) -> dict[str, Any]:
+    """A legal document (công văn) with everything a submit needs."""
+    document: dict[str, Any] = {
+        "number": "3216/BHXH-TT",
+        "doc_type": "Công văn",
+        "issuer": "Bảo hiểm xã hội Việt Nam",
+        "signer": "Trần Đình Liệu",
+        "issued_on": "2024-08-05",
+        "effective_on": "2024-08-05",
+        "summary": "Về việc hướng dẫn thực hiện chính sách bảo hiểm thất nghiệp",
+        "body": "<p>Nội dung công văn.</p>",
+        "field": "BHTN",
+    }
+    document.update(overrides)
+    return document
+
+
+def good_page(**overrides: Any) -> dict[str, Any]:
+    """A static page (giới thiệu) with a title and a body."""
+    page: dict[str, Any] = {
+        "title": "Giới thiệu Bảo hiểm xã hội tỉnh",
+        "body": "<p>Chức năng, nhiệm vụ và cơ cấu tổ chức.</p>",
+    }
+    page.update(overrides)
+    return page

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from services.analytics.settings import AnalyticsSettings
 from services.common.app import service_app
+from services.common.security import verifier_for
 
 
 def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
@@ -21,4 +22,10 @@ def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
         description="Visitor statistics: ingest, bot filtering, unique visitors, reports.",
     )
     app.state.settings = settings
+    app.state.verifier = verifier_for(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwks_url,
+        keys_dir=settings.keys_dir,
+    )
     return app

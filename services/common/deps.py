@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
-from services.common.errors import Unauthorized
+from services.common.errors import BadRequest, Unauthorized
 from services.common.i18n import Msg
 from services.common.security import Principal, TokenVerifier
 
@@ -68,6 +68,19 @@ async def require_principal(
     if principal is None:
         raise Unauthorized(_NO_TOKEN)
     return principal
+
+
+async def reject_nul_bytes(request: Request) -> None:
+    """400 when the path or the query string holds a NUL character (`%00`)."""
+    # PostgreSQL can neither store nor compare NUL: unchecked, the first query fails with 500.
+    values = [*request.path_params.values(), *request.query_params.values()]
+    if any("\x00" in str(value) for value in values):
+        raise BadRequest(
+            Msg(
+                "Địa chỉ hoặc tham số chứa ký tự NUL (%00) không hợp lệ.",
+                "The path or a query parameter contains a NUL character (%00).",
+            )
+        )
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]

@@ -55,6 +55,9 @@ def decode_cursor(cursor: str | None, *, arity: int) -> list[Any] | None:
         raise InvalidCursor(_BAD_CURSOR) from exc
     if not isinstance(values, list) or len(values) != arity:
         raise InvalidCursor(_BAD_CURSOR)
+    # A forged cursor must not reach the database with what PostgreSQL refuses (500).
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise InvalidCursor(_BAD_CURSOR)
     return values
 
 

@@ -98,10 +98,43 @@ def _field_error(error: FieldError, lang: str) -> dict[str, str]:
 
 _PYDANTIC_MESSAGES: dict[str, Msg] = {
     "missing": Msg("Trường này là bắt buộc.", "This field is required."),
-    "string_too_short": Msg("Giá trị quá ngắn.", "The value is too short."),
-    "string_too_long": Msg("Giá trị quá dài.", "The value is too long."),
+    "string_too_short": Msg(
+        "Cần ít nhất {min_length} ký tự.", "Needs at least {min_length} characters."
+    ),
+    "string_too_long": Msg(
+        "Không được quá {max_length} ký tự.", "At most {max_length} characters."
+    ),
     "extra_forbidden": Msg("Trường này không được chấp nhận.", "This field is not accepted."),
     "json_invalid": Msg("JSON không hợp lệ.", "The body is not valid JSON."),
+    "too_short": Msg("Cần ít nhất {min_length} phần tử.", "Needs at least {min_length} items."),
+    "too_long": Msg("Không được quá {max_length} phần tử.", "At most {max_length} items."),
+    "string_type": Msg("Phải là chuỗi ký tự.", "Must be a string."),
+    "int_parsing": Msg("Phải là số nguyên.", "Must be an integer."),
+    "int_type": Msg("Phải là số nguyên.", "Must be an integer."),
+    "bool_parsing": Msg("Phải là true hoặc false.", "Must be true or false."),
+    "bool_type": Msg("Phải là true hoặc false.", "Must be true or false."),
+    "list_type": Msg("Phải là một danh sách.", "Must be a list."),
+    "dict_type": Msg("Phải là một đối tượng JSON.", "Must be a JSON object."),
+    "model_type": Msg("Phải là một đối tượng JSON.", "Must be a JSON object."),
+    "string_pattern_mismatch": Msg("Sai định dạng.", "The format is wrong."),
+    "literal_error": Msg("Giá trị không nằm trong danh sách cho phép.", "Not an allowed value."),
+    "enum": Msg("Giá trị không nằm trong danh sách cho phép.", "Not an allowed value."),
+    "date_parsing": Msg("Ngày không hợp lệ (YYYY-MM-DD).", "Invalid date (YYYY-MM-DD)."),
+    "date_from_datetime_parsing": Msg(
+        "Ngày không hợp lệ (YYYY-MM-DD).", "Invalid date (YYYY-MM-DD)."
+    ),
+    "datetime_parsing": Msg("Thời điểm không hợp lệ (ISO 8601).", "Invalid date-time (ISO 8601)."),
+    "datetime_from_date_parsing": Msg(
+        "Thời điểm không hợp lệ (ISO 8601).", "Invalid date-time (ISO 8601)."
+    ),
+    "timezone_aware": Msg(
+        "Thời điểm phải có múi giờ (ví dụ +07:00 hoặc Z).",
+        "The time needs a zone (e.g. +07:00 or Z).",
+    ),
+    "greater_than_equal": Msg("Phải lớn hơn hoặc bằng {ge}.", "Must be at least {ge}."),
+    "less_than_equal": Msg("Phải nhỏ hơn hoặc bằng {le}.", "Must be at most {le}."),
+    "url_parsing": Msg("Địa chỉ URL không hợp lệ.", "Invalid URL."),
+    "url_scheme": Msg("Địa chỉ URL phải dùng http hoặc https.", "The URL must use http(s)."),
 }
 
 
@@ -112,6 +145,11 @@ def _validation_errors(exc: RequestValidationError) -> list[FieldError]:
         field = ".".join(loc[1:] if len(loc) > 1 and loc[0] == "body" else loc) or "body"
         kind = str(err.get("type", "invalid"))
         message = _PYDANTIC_MESSAGES.get(kind)
+        if message is not None:
+            try:
+                message = message.format(**(err.get("ctx") or {}))
+            except (KeyError, IndexError, ValueError):
+                message = None
         if message is None:
             text = str(err.get("msg", "Invalid value"))
             message = Msg(f"Giá trị không hợp lệ: {text}", text)

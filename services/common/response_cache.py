@@ -166,6 +166,7 @@ class ResponseCacheMiddleware:
         await self.app(scope, receive, watch)
 
     async def _replay(self, scope: Scope, send: Send, entry: CachedResponse) -> None:
+        # Copies: middleware outside this one (CORS) may change the headers in place.
         if entry.etag is not None and _etag_matches(_header(scope, b"if-none-match"), entry.etag):
             headers = [
                 (k, v) for k, v in entry.headers if k not in {b"content-length", b"content-type"}
@@ -173,27 +174,30 @@ class ResponseCacheMiddleware:
             await send({"type": "http.response.start", "status": 304, "headers": headers})
             await send({"type": "http.response.body", "body": b""})
             return
-        await send(
-            {"type": "http.response.start", "status": entry.status, "headers": entry.headers}
-        )
+        headers = list(entry.headers)
+        await send({"type": "http.response.start", "status": entry.status, "headers": headers})
         body = b"" if scope["method"] == "HEAD" else entry.body
         await send({"type": "http.response.body", "body": body})
 
     async def _fill(self, scope: Scope, receive: Receive, send: Send, key: str) -> None:
-        start: Message | None = None
+        headers: list[tuple[bytes, bytes]] = []
         chunks: list[bytes] = []
         cacheable = False
 
         async def capture(message: Message) -> None:
-            nonlocal start, cacheable
+            nonlocal headers, cacheable
             if message["type"] == "http.response.start":
-                start = message
-                control = dict(message.get("headers", [])).get(b"cache-control", b"")
+                # Snapshot now: outer middleware (CORS) adds per-request headers in place.
+                headers = [
+                    (bytes(k), bytes(v))
+                    for k, v in message.get("headers", [])
+                    if k != b"x-request-id"
+                ]
+                control = dict(headers).get(b"cache-control", b"")
                 cacheable = message["status"] == 200 and b"public" in control
             elif message["type"] == "http.response.body" and cacheable:
                 chunks.append(message.get("body", b""))
-                if not message.get("more_body", False) and start is not None:
-                    headers = [(k, v) for k, v in start.get("headers", []) if k != b"x-request-id"]
+                if not message.get("more_body", False):
                     self.cache.put(
                         key,
                         CachedResponse(

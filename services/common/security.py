@@ -223,3 +223,26 @@ class TokenVerifier:
             roles={str(k): str(v) for k, v in roles.items()},
             is_superadmin=bool(claims.get("sa", False)),
         )
+
+
+def verifier_for(
+    *,
+    issuer: str,
+    audience: str,
+    jwks_url: str | None,
+    keys_dir: Path,
+    http: httpx.AsyncClient | None = None,
+) -> TokenVerifier:
+    """How a service that does not sign tokens checks them.
+
+    Distributed: the content service's JWKS URL (fetched on first use and on unknown
+    key ids). Embedded: the public half of the signing key in the shared data dir. With
+    neither, every token is refused as invalid (anonymous reads still work).
+    """
+    keys: dict[str, Any] | None = None
+    key_file = keys_dir / "signing.pem"
+    if jwks_url is None and key_file.exists():
+        private = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
+        if isinstance(private, Ed25519PrivateKey):
+            keys = {"keys": [public_jwk(private.public_key())]}
+    return TokenVerifier(issuer=issuer, audience=audience, keys=keys, jwks_url=jwks_url, http=http)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -33,10 +33,8 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = "portal-api"
     jwks_url: str | None = Field(
         default=None,
-        description="Where to fetch the token signing keys; default: the local key file.",
+        description="The content service's JWKS URL; default: the key file in data_dir.",
     )
-    jwt_public_key_pem: SecretStr | None = None
-    trusted_issuers: list[str] = Field(default_factory=list)
 
     def resolved_database_url(self) -> str:
         """The configured URL, or the embedded SQLite file for this service."""

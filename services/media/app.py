@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import service_app
+from services.common.security import verifier_for
 from services.media.settings import MediaSettings
 
 
@@ -21,4 +22,10 @@ def create_app(settings: MediaSettings | None = None) -> FastAPI:
         description="Uploads, validation, image renditions and object storage.",
     )
     app.state.settings = settings
+    app.state.verifier = verifier_for(
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        jwks_url=settings.jwks_url,
+        keys_dir=settings.keys_dir,
+    )
     return app

@@ -214,6 +214,8 @@ class TestEditPublished:
         assert r.json()["revision"] == 2
         assert r.json()["is_live"]
         public = (await client.get(url)).json()
+        assert public["status"] == "published", "the public never sees the newsroom's draft"
+        assert public["stage"] is None
         assert public["title"] == article["title"]
         assert public["revision"] == 1
         for action, who in (("submit", "editor"), ("forward", "editor"), ("publish", "approver")):
@@ -299,3 +301,33 @@ class TestPublicReads:
     async def test_bad_cursor_is_400(self, client, newsroom):
         r = await client.get("/v1/portals/phu-yen/articles?cursor=garbage!")
         assert r.status_code == 400
+
+
+class TestUpdateArticle:
+    @pytest.mark.parametrize("field", ["title", "tags", "body"])
+    async def test_null_for_a_field_that_cannot_be_empty_is_422(self, client, newsroom, field):
+        category, people = newsroom
+        created = await client.post(
+            "/v1/portals/phu-yen/articles",
+            json=good_article(category.id),
+            headers=people["editor"].headers,
+        )
+        url = f"/v1/portals/phu-yen/articles/{created.json()['id']}"
+        r = await client.patch(url, json={field: None}, headers=people["editor"].headers)
+        assert r.status_code == 422
+        assert r.json()["errors"][0]["field"] == field
+        unchanged = await client.get(url, headers=people["editor"].headers)
+        assert unchanged.json()["revision"] == 1
+
+    async def test_null_for_an_optional_field_clears_it(self, client, newsroom):
+        category, people = newsroom
+        created = await client.post(
+            "/v1/portals/phu-yen/articles",
+            json=good_article(category.id),
+            headers=people["editor"].headers,
+        )
+        url = f"/v1/portals/phu-yen/articles/{created.json()['id']}"
+        r = await client.patch(url, json={"lead": None}, headers=people["editor"].headers)
+        assert r.status_code == 200
+        assert r.json()["lead"] is None
+        assert r.json()["revision"] == 2

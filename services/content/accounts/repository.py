@@ -11,6 +11,8 @@ from services.content.models import Membership, User
 
 
 async def user_by_username(session: AsyncSession, username: str) -> User | None:
+    if "\x00" in username:  # no account has one, and PostgreSQL cannot compare it
+        return None
     result = await session.execute(
         select(User).where(func.lower(User.username) == username.strip().lower())
     )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
-from services.common.deps import SessionDep
+from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.security import TokenIssuer, TokenVerifier
 from services.content.access import AccessDep
 from services.content.accounts import service
 from services.content.accounts.repository import memberships_of
 from services.content.accounts.schemas import (
+    MemberList,
     MemberRead,
     MembershipRead,
     MemberUpdate,
@@ -25,7 +26,7 @@ from services.content.accounts.schemas import (
 from services.content.models import User
 from services.content.workflow import Role
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", dependencies=[Depends(reject_nul_bytes)])
 
 
 def _issuer(request: Request) -> TokenIssuer:
@@ -94,9 +95,9 @@ async def create_user(body: UserCreate, session: SessionDep, access: AccessDep) 
 
 
 @router.get("/portals/{portal}/members", tags=["users"], operation_id="listMembers")
-async def list_members(portal: str, session: SessionDep, access: AccessDep) -> list[MemberRead]:
+async def list_members(portal: str, session: SessionDep, access: AccessDep) -> MemberList:
     """Members of a portal and their roles (members of that portal only)."""
-    return await service.list_members(session, access=access, portal=portal)
+    return MemberList(items=await service.list_members(session, access=access, portal=portal))
 
 
 @router.put("/portals/{portal}/members/{user_id}", tags=["users"], operation_id="setMember")

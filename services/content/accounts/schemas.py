@@ -7,6 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
+from services.common.types import NfcLine
 from services.content.workflow import Role
 
 Username = Annotated[
@@ -47,7 +48,7 @@ class UserCreate(BaseModel):
 
     username: Username
     password: str = Field(min_length=10, max_length=256, description="At least 10 characters.")
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: Annotated[NfcLine, StringConstraints(min_length=1, max_length=200)]
     email: EmailStr | None = None
 
 
@@ -76,3 +77,10 @@ class MemberRead(BaseModel):
     full_name: str
     portal: str
     role: Role
+
+
+class MemberList(BaseModel):
+    """Every member of a portal (a portal has tens of members, so one page)."""
+
+    items: list[MemberRead]
+    next_cursor: str | None = None

@@ -97,7 +97,7 @@ async def create_user(session: AsyncSession, *, access: Access, data: UserCreate
     user = User(
         username=data.username,
         password_hash=hash_password(data.password),
-        full_name=data.full_name.strip(),
+        full_name=data.full_name,
         email=str(data.email) if data.email else None,
     )
     session.add(user)
@@ -156,8 +156,9 @@ async def list_members(session: AsyncSession, *, access: Access, portal: str) ->
     access.require_signed_in()
     if await session.get(Portal, portal) is None:
         raise portal_not_found(portal)
-    if not access.is_staff(portal):
-        raise portal_not_found(portal)
+    # Portals are public, so a non-member learns nothing from a 403; a 404 would claim the
+    # portal does not exist.
+    access.require_role(portal, Role.CONTRIBUTOR)
     return [
         MemberRead(
             user_id=u.id,

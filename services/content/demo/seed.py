@@ -267,8 +267,8 @@ async def seed_demo(
     lines = [
         f"superadmin: admin / {admin_password}"
         + ("" if generated_admin else " (from PORTAL_ADMIN_PASSWORD)"),
-        f"demo staff ({', '.join(r.value for r in ROLES)}): "
-        f"{{tw|phuyen|hanoi}}.<role> / {demo_password}",
+        f"demo staff: {{tw|phuyen|hanoi}}.{{contributor|editor|approver|admin}} and "
+        f"tw.head (the central portal's middle stage) / {demo_password}",
     ]
     if generated_admin:
         console.print("[bold yellow]Generated passwords — shown once:[/]")
@@ -280,18 +280,23 @@ async def seed_demo(
 
 
 def _portal(spec: dict[str, Any]) -> Portal:
-    slug = spec["id"]
+    central = spec["kind"] == "central"
     return Portal(
-        id=slug,
+        id=spec["id"],
         name=spec["name"],
         kind=spec["kind"],
         locales=spec.get("locales", ["vi"]),
-        spokesperson={
-            "name": "Người phát ngôn (dữ liệu mẫu)",
-            "title": "Phó Giám đốc",
-            "phone": "000 0000 0000",
-            "email": f"phatngon.{slug}@example.invalid",
-        },
+        # The contact point published in letter 3216/BHXH-TT; provinces fill in their own.
+        spokesperson=(
+            {
+                "name": "Trung tâm Truyền thông BHXH Việt Nam",
+                "title": "Đầu mối Ban Biên tập Cổng TTĐT",
+                "phone": "0243.2151423",
+                "email": "congthongtindientu@vss.gov.vn",
+            }
+            if central
+            else None
+        ),
         links=[
             {"name": "Cổng Dịch vụ công quốc gia", "url": "https://dichvucong.gov.vn/"},
         ],

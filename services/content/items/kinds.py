@@ -7,6 +7,7 @@ lists filter on. The item service and router are written once against this spec.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -39,6 +40,21 @@ class KindSpec:
     title_of: Callable[[dict[str, Any]], str]
     submit_problems: Callable[[dict[str, Any], SubmitContext], list[FieldError]]
     has_category: bool = True
+
+    def null_errors(self, changes: dict[str, Any]) -> list[FieldError]:
+        """Fields an edit set to null that a new item could not leave empty."""
+        fields = self.create_model.model_fields
+        return [
+            FieldError(
+                key,
+                Msg("Trường này không được để trống (null).", "This field cannot be null."),
+                "null",
+            )
+            for key, value in changes.items()
+            if value is None
+            and key in fields
+            and type(None) not in typing.get_args(fields[key].annotation)
+        ]
 
     def prepare(self, data: dict[str, Any]) -> dict[str, Any]:
         """Clean what a client sent before it becomes a revision (sanitised HTML)."""

@@ -60,6 +60,8 @@ async def list_items(
     if key is not None:
         try:
             after = (datetime.fromisoformat(str(key[0])), str(key[1]))
+            if after[0].tzinfo is None:  # ours always carry the zone; the column needs one
+                raise ValueError(key[0])
         except ValueError as exc:
             raise BadRequest(
                 Msg("Tham số cursor không hợp lệ.", "The cursor is not valid.")
@@ -92,6 +94,7 @@ async def list_items(
                 full=False,
                 revision=number or item.current_revision,
                 allowed=allowed,
+                public=not staff_view,
             )
         )
     next_cursor = None
@@ -147,7 +150,7 @@ async def list_revisions(
     """Revisions newest first (members of the portal)."""
     item = await _staff_item(session, spec, access=access, portal_id=portal_id, item_id=item_id)
     key = decode_cursor(cursor, arity=1)
-    before = int(key[0]) if key and isinstance(key[0], int) else None
+    before = int(key[0]) if key and isinstance(key[0], int) and 0 < key[0] < 2**31 else None
     rows = await repo.revisions_page(session, item.id, before=before, limit=limit + 1)
     page = [
         RevisionRead(
@@ -215,7 +218,7 @@ async def history(
     """The audit trail of an item, oldest first (members of the portal)."""
     item = await _staff_item(session, spec, access=access, portal_id=portal_id, item_id=item_id)
     key = decode_cursor(cursor, arity=1)
-    after = int(key[0]) if key and isinstance(key[0], int) else None
+    after = int(key[0]) if key and isinstance(key[0], int) and 0 <= key[0] < 2**63 else None
     rows = await repo.history_page(session, item.id, after=after, limit=limit + 1)
     page = [
         AuditRead(

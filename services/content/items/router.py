@@ -3,11 +3,12 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 
 from services.common.caching import cached_json
-from services.common.deps import SessionDep
+from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.pagination import CursorParam, LimitParam
+from services.common.types import Nfc, UtcQueryDatetime
 from services.content.access import AccessDep
 from services.content.items import listing, service
 from services.content.items.kinds import KindSpec
@@ -29,13 +30,21 @@ _TRANSITION_DOC = (
 )
 
 
+# Revision numbers are 32-bit integers in the database; larger ones cannot exist.
+MAX_REVISION = 2**31 - 1
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
 
 def item_router(spec: KindSpec) -> APIRouter:
     """Routes under `/v1/portals/{portal}/<kind plural>` for one kind of item."""
-    router = APIRouter(prefix=f"/v1/portals/{{portal}}/{spec.plural}", tags=[spec.plural])
+    router = APIRouter(
+        prefix=f"/v1/portals/{{portal}}/{spec.plural}",
+        tags=[spec.plural],
+        dependencies=[Depends(reject_nul_bytes)],
+    )
     name = spec.kind.capitalize()
     page_model: Any = _page_model(spec)
 
@@ -47,15 +56,15 @@ def item_router(spec: KindSpec) -> APIRouter:
         access: AccessDep,
         limit: LimitParam = 20,
         cursor: CursorParam = None,
-        category: Annotated[str | None, Query(max_length=140)] = None,
-        tag: Annotated[str | None, Query(max_length=100)] = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-        from_: Annotated[datetime | None, Query(alias="from")] = None,
-        to: Annotated[datetime | None, Query()] = None,
+        category: Annotated[Nfc | None, Query(max_length=140)] = None,
+        tag: Annotated[Nfc | None, Query(max_length=100)] = None,
+        q: Annotated[Nfc | None, Query(max_length=200)] = None,
+        from_: Annotated[UtcQueryDatetime | None, Query(alias="from")] = None,
+        to: Annotated[UtcQueryDatetime | None, Query()] = None,
         locale: Annotated[str | None, Query(pattern="^(vi|en)$")] = None,
         status: Annotated[str | None, Query(max_length=20)] = None,
-        doc_type: Annotated[str | None, Query(max_length=100)] = None,
-        number: Annotated[str | None, Query(max_length=100)] = None,
+        doc_type: Annotated[Nfc | None, Query(max_length=100)] = None,
+        number: Annotated[Nfc | None, Query(max_length=100)] = None,
     ) -> Response:
         """Published items, newest first; members pass `status` to see a workflow queue."""
         filters = ListFilters(
@@ -171,8 +180,8 @@ def item_router(spec: KindSpec) -> APIRouter:
         item_id: str,
         session: SessionDep,
         access: AccessDep,
-        from_: Annotated[int, Query(alias="from", ge=1)],
-        to: Annotated[int, Query(ge=1)],
+        from_: Annotated[int, Query(alias="from", ge=1, le=MAX_REVISION)],
+        to: Annotated[int, Query(ge=1, le=MAX_REVISION)],
     ) -> RevisionComparison:
         """Field-by-field differences between two revisions."""
         return await listing.compare_revisions(
@@ -185,22 +194,21 @@ def item_router(spec: KindSpec) -> APIRouter:
         response_model=spec.read_model,
     )
     async def restore_revision(
-        portal: str, item_id: str, number: int, session: SessionDep, access: AccessDep
+        portal: str,
+        item_id: str,
+        number: Annotated[int, Path(ge=1, le=MAX_REVISION)],
+        session: SessionDep,
+        access: AccessDep,
     ) -> Any:
         """Copy an old revision into a new one (the old one stays as it was)."""
-        data = await listing.revision_data(
-            session, spec, access=access, portal_id=portal, item_id=item_id, n=number
-        )
-        return await service.update_item(
+        return await service.restore_revision(
             session,
             spec,
             access=access,
             portal_id=portal,
             item_id=item_id,
-            body=None,
+            number=number,
             now=now(),
-            note=f"restored from revision {number}",
-            replace=dict(data),
         )
 
     @router.get("/{item_id}/history", operation_id=f"get{name}History")

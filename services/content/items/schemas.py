@@ -9,14 +9,14 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.types import Nfc, NfcLine
+from services.common.types import Nfc, NfcLine, UtcDatetime
 from services.content.workflow import Action
 
 Locale = Literal["vi", "en"]
 Tag = Annotated[NfcLine, StringConstraints(min_length=1, max_length=100)]
-Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Id = Annotated[Nfc, StringConstraints(min_length=1, max_length=64)]  # Nfc: no NUL
 Body = Annotated[Nfc, StringConstraints(max_length=500_000)]
 
 
@@ -219,8 +219,8 @@ class PageRead(PageSummary):
 class TransitionIn(_Fields):
     action: Action
     comment: Annotated[NfcLine, StringConstraints(max_length=2000)] | None = None
-    publish_at: AwareDatetime | None = None
-    unpublish_at: AwareDatetime | None = None
+    publish_at: UtcDatetime | None = None
+    unpublish_at: UtcDatetime | None = None
 
 
 class RevisionRead(BaseModel):

@@ -95,6 +95,7 @@ async def render(
         full=full,
         revision=number,
         allowed=allowed,
+        public=not staff,
     )
 
 
@@ -205,7 +206,12 @@ async def _check_translation(
     session: AsyncSession, spec: KindSpec, portal: str, original_id: str, locale: str
 ) -> None:
     original = await repo.get_item(session, portal, spec.kind, original_id)
-    if original is None or original.locale == locale or original.translation_of is not None:
+    if (
+        original is None
+        or original.locale != "vi"  # originals are Vietnamese (see `translation_of`)
+        or original.locale == locale
+        or original.translation_of is not None
+    ):
         raise Unprocessable(
             errors=[
                 FieldError(
@@ -243,12 +249,15 @@ async def update_item(
         data = replace
     else:
         assert body is not None
-        changes = spec.prepare(body.model_dump(mode="json", exclude_unset=True))
+        changes = body.model_dump(mode="json", exclude_unset=True)
+        if problems := spec.null_errors(changes):
+            raise Unprocessable(errors=problems)
+        changes = spec.prepare(changes)
         data = {**current.data, **changes}
     await _check_category(session, portal_id, data)
     if data == current.data:
         return await render(session, spec, item, portal=portal, access=access, data=data)
-    from_status = item.status
+    from_status, from_stage = item.status, _stage_key(item, pipeline)
     item.current_revision += 1
     item.status = new_status.value
     if new_status is not Status.IN_REVIEW:
@@ -268,9 +277,40 @@ async def update_item(
             note=note,
         )
     )
-    await _audit(session, item, access, "edit", from_status, None, pipeline, now, note)
+    await _audit(session, item, access, "edit", from_status, from_stage, pipeline, now, note)
     await session.flush()
     return await render(session, spec, item, portal=portal, access=access, data=data)
+
+
+async def restore_revision(
+    session: AsyncSession,
+    spec: KindSpec,
+    *,
+    access: Access,
+    portal_id: str,
+    item_id: str,
+    number: int,
+    now: datetime,
+) -> ItemMeta:
+    """Copy revision `number` into a new revision; the old one stays as it was."""
+    # A write: check it like an edit first (403 on another portal's live item, 404 on drafts).
+    item = await _writable_item(session, spec, access=access, portal=portal_id, item_id=item_id)
+    revision = await repo.get_revision(session, item.id, number)
+    if revision is None:
+        raise NotFound(
+            Msg("Không có phiên bản số {n}.", "There is no revision {n}.").format(n=number)
+        )
+    return await update_item(
+        session,
+        spec,
+        access=access,
+        portal_id=portal_id,
+        item_id=item_id,
+        body=None,
+        now=now,
+        note=f"restored from revision {number}",
+        replace=dict(revision.data),
+    )
 
 
 async def transition(
@@ -398,14 +438,19 @@ async def announce(
         categories=await repo.categories_by_id(session, {data.get("category_id") or ""} - {""}),
         full=True,
         revision=item.live_revision or item.current_revision,
+        public=item.is_live,
     )
+    payload = event_payload(read, data, spec.kind)
+    # Every kind carries a title and its version, so a consumer needs no per-kind rules.
+    payload.setdefault("title", spec.title_of(data))
+    payload["version"] = item.version
     await emit(
         session,
         OUTBOX,
         topic=f"{spec.kind}.{topic}",
         key=item.id,
         version=item.version,
-        payload=event_payload(read, data, spec.kind),
+        payload=payload,
     )
 
 

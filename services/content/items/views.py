@@ -29,10 +29,18 @@ def to_read(
     full: bool,
     revision: int,
     allowed: list[Action] | None = None,
+    public: bool = False,
 ) -> ItemMeta:
-    """The read model of `item` showing revision `revision` whose fields are `data`."""
+    """The read model of `item` showing revision `revision` whose fields are `data`.
+
+    The public view is the live revision: it reads as published whatever the newsroom is
+    doing with a newer revision, and shows nothing of the workflow behind it.
+    """
     stage = None
-    if item.status == Status.IN_REVIEW and item.stage is not None:
+    status = item.status
+    if public:
+        status = Status.PUBLISHED.value
+    elif item.status == Status.IN_REVIEW and item.stage is not None:
         stage = pipeline.stages[min(item.stage, len(pipeline.stages) - 1)].key
     meta: dict[str, Any] = {
         "id": item.id,
@@ -40,14 +48,14 @@ def to_read(
         "slug": item.slug,
         "locale": item.locale,
         "translation_of": item.translation_of,
-        "status": item.status,
+        "status": status,
         "stage": stage,
         "is_live": item.is_live,
         "revision": revision,
         "live_revision": item.live_revision,
         "published_at": item.published_at,
         "updated_at": item.updated_at,
-        "publish_at": item.publish_at,
+        "publish_at": None if public else item.publish_at,
         "unpublish_at": item.unpublish_at,
         "url": item_url(spec, portal, item.slug),
         "allowed_actions": allowed,

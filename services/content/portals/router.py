@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.caching import cached_json
-from services.common.deps import SessionDep
+from services.common.deps import SessionDep, reject_nul_bytes
 from services.content.access import AccessDep
 from services.content.portals import service
 from services.content.portals.schemas import (
@@ -19,7 +19,7 @@ from services.content.portals.schemas import (
     PortalUpdate,
 )
 
-router = APIRouter(prefix="/v1/portals")
+router = APIRouter(prefix="/v1/portals", dependencies=[Depends(reject_nul_bytes)])
 
 
 @router.get("", tags=["portals"], operation_id="listPortals", response_model=PortalList)

@@ -6,19 +6,30 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
+    field_validator,
 )
+
+from services.common.types import NfcLine
 
 PortalId = Annotated[
     str,
     StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Name = Annotated[NfcLine, StringConstraints(min_length=1, max_length=200)]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+Locales = Annotated[list[Literal["vi", "en"]], AfterValidator(_unique)]
 
 
 class Spokesperson(BaseModel):
@@ -27,9 +38,16 @@ class Spokesperson(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    title: str | None = Field(default=None, max_length=200)
+    title: Annotated[NfcLine, StringConstraints(max_length=200)] | None = None
     phone: str | None = Field(default=None, max_length=40, pattern=r"^[0-9 +().-]{3,40}$")
     email: EmailStr | None = None
+
+
+class SpokespersonRead(BaseModel):
+    name: str
+    title: str | None = None
+    phone: str | None = None
+    email: str | None = None
 
 
 class PortalLink(BaseModel):
@@ -39,6 +57,11 @@ class PortalLink(BaseModel):
 
     name: Name
     url: AnyHttpUrl
+
+
+class PortalLinkRead(BaseModel):
+    name: str
+    url: str
 
 
 class StageName(BaseModel):
@@ -64,7 +87,7 @@ class PortalCreate(BaseModel):
     id: PortalId
     name: Name
     kind: Literal["central", "provincial"] = "provincial"
-    locales: list[Literal["vi", "en"]] = Field(default=["vi"], min_length=1)
+    locales: Locales = Field(default=["vi"], min_length=1)
     site_url: AnyHttpUrl | None = None
     spokesperson: Spokesperson | None = None
     links: list[PortalLink] = Field(default_factory=list, max_length=100)
@@ -74,12 +97,20 @@ class PortalUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
-    locales: list[Literal["vi", "en"]] | None = Field(default=None, min_length=1)
+    locales: Locales | None = Field(default=None, min_length=1)
     site_url: AnyHttpUrl | None = None
     spokesperson: Spokesperson | None = None
     links: list[PortalLink] | None = Field(default=None, max_length=100)
     review_stages: list[StageConfig] | None = Field(default=None, min_length=1, max_length=6)
     standards: dict[str, Any] | None = None
+
+    @field_validator("name", "locales", "links", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # These may be left out, but a portal always has them: null cannot clear them.
+        if value is None:
+            raise ValueError("this field cannot be null; leave it out to keep its value")
+        return value
 
 
 class PortalRead(BaseModel):
@@ -88,8 +119,8 @@ class PortalRead(BaseModel):
     kind: str
     locales: list[str]
     site_url: str | None
-    spokesperson: Spokesperson | None
-    links: list[PortalLink]
+    spokesperson: SpokespersonRead | None
+    links: list[PortalLinkRead]
     review_stages: list[StageConfig]
     standards: dict[str, Any]
     created_at: datetime

@@ -17,10 +17,10 @@ from services.content.portals.schemas import (
     CategoryRead,
     CategoryUpdate,
     PortalCreate,
-    PortalLink,
+    PortalLinkRead,
     PortalRead,
     PortalUpdate,
-    Spokesperson,
+    SpokespersonRead,
     StageConfig,
 )
 from services.content.standards import PostingStandard
@@ -59,8 +59,8 @@ def portal_read(portal: Portal) -> PortalRead:
         kind=portal.kind,
         locales=list(portal.locales),
         site_url=portal.site_url,
-        spokesperson=Spokesperson(**portal.spokesperson) if portal.spokesperson else None,
-        links=[PortalLink(**link) for link in portal.links],
+        spokesperson=SpokespersonRead(**portal.spokesperson) if portal.spokesperson else None,
+        links=[PortalLinkRead(**link) for link in portal.links],
         review_stages=[StageConfig(**stage) for stage in pipeline_of(portal).to_config()],
         standards=standard_of(portal).to_config(),
         created_at=portal.created_at,
@@ -292,8 +292,11 @@ async def delete_category(
     children = await session.scalar(
         select(func.count()).select_from(Category).where(Category.parent_id == category.id)
     )
+    # `live_category_id` outlives a takedown, so count only what is online now.
     used = await session.scalar(
-        select(func.count()).select_from(Item).where(Item.live_category_id == category.id)
+        select(func.count())
+        .select_from(Item)
+        .where(Item.live_category_id == category.id, Item.is_live.is_(True))
     )
     if children or used:
         raise CategoryInUse(
