@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 from rich.progress import Progress
 from sqlalchemy import insert, text
 
@@ -127,9 +128,14 @@ async def populate(url: str, count: int, portal: str = "phu-yen", seed: int = 7)
                 await session.execute(insert(Item), items)
                 await session.execute(insert(Revision), revisions)
             progress.advance(task, len(items))
-    async with db.transaction() as session:
-        await session.execute(text("ANALYZE"))
     await db.dispose()
+    # Settle the tables (visibility map, statistics) so autovacuum does not run during the
+    # measurement; VACUUM cannot run inside a transaction, hence a plain connection.
+    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ the same way in the same run (the baseline). For each catalogue size the content
 
     list-cached    GET /v1/portals/phu-yen/articles?limit=20   micro-cache on (the default)
     list-db        the same with CONTENT_PUBLIC_CACHE_TTL=0    every request hits PostgreSQL
+                   (also at 1 connection: the service time itself, without queueing)
     detail-db      GET .../articles/{random id}                 every request hits PostgreSQL
 
     python bench/run_content.py --sizes 1000 100000 --duration 15 --connections 32
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -76,7 +78,8 @@ def server(cmd: list[str], env: dict[str, str], port: int, probe: str):
             time.sleep(0.2)
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -197,6 +200,9 @@ def main() -> None:
                 results["runs"][f"list-{label} @{size}"] = run
                 print(f"list-{label} @{size}", run, flush=True)
                 if label == "db":
+                    run = wrk(base + "?limit=20", duration=args.duration, connections=1)
+                    results["runs"][f"list-db 1 connection @{size}"] = run
+                    print(f"list-db 1 connection @{size}", run, flush=True)
                     run = wrk(
                         f"http://127.0.0.1:{port}/",
                         duration=args.duration,

@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.openapi.docs import get_swagger_ui_html
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.metrics_core import Metric
@@ -28,6 +27,7 @@ from gateway.openapi import merge
 from gateway.proxy import HttpUpstream, InProcessUpstream, Upstream
 from gateway.routing import service_for
 from gateway.settings import SERVICES, GatewaySettings
+from services.common.docs import ASSETS, install_docs
 from services.common.errors import NotFound, ProblemError
 from services.common.i18n import Msg, negotiate_language
 from services.common.observability import Metrics, RequestContextMiddleware
@@ -56,7 +56,11 @@ class Dispatcher:
         self.upstreams = upstreams
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in GATEWAY_PATHS:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in GATEWAY_PATHS
+            or scope["path"].startswith(ASSETS + "/")
+        ):
             await self.own(scope, receive, send)
             return
         service = service_for(scope["path"])
@@ -167,10 +171,7 @@ def create_app(
         cached: dict[str, Any] = openapi_cache["doc"]
         return cached
 
-    @own.api_route("/docs", methods=["GET", "HEAD"], include_in_schema=False)
-    async def docs() -> Response:
-        """Interactive API reference."""
-        return get_swagger_ui_html(openapi_url="/v1/openapi.json", title="Portal Platform API")
+    install_docs(own, openapi_url="/v1/openapi.json", title="Portal Platform API")
 
     @own.api_route(
         "/{path:path}",

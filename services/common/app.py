@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.docs import install_docs
 from services.common.observability import (
     Metrics,
     ReadinessCheck,
@@ -43,7 +44,7 @@ def service_app(
         version="1.0.0",
         lifespan=lifespan or no_lifespan,
         openapi_url="/v1/openapi.json",
-        docs_url="/docs",
+        docs_url=None,
         redoc_url=None,
         openapi_tags=openapi_tags,
     )
@@ -51,6 +52,7 @@ def service_app(
     app.state.metrics = metrics
     app.state.service_name = name
     install_problem_handlers(app)
+    install_docs(app, openapi_url="/v1/openapi.json", title=title)
     app.include_router(health_router(metrics, readiness or {}))
     if response_cache is not None:
         app.state.response_cache = response_cache

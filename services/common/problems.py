@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.errors import PROBLEM_BASE, FieldError, ProblemError
@@ -200,6 +201,28 @@ async def _http_handler(request: Request, exc: Exception) -> ProblemResponse:
     )
 
 
+class ConcurrentChange(ProblemError):
+    status = 409
+    slug = "concurrent-change"
+    title = Msg("Xung đột dữ liệu", "Conflicting change")
+
+
+async def _integrity_handler(request: Request, exc: Exception) -> ProblemResponse:
+    # Services check uniqueness and references before writing; a constraint that still
+    # fires means another request won the race (two identical creates at once), and the
+    # transaction has been rolled back whole.
+    log.warning("integrity error: %s", exc, extra={"request_id": _request_id(request)})
+    return render_problem(
+        request,
+        ConcurrentChange(
+            Msg(
+                "Một yêu cầu khác vừa thay đổi cùng dữ liệu; hãy tải lại và thử lại.",
+                "Another request changed the same data at the same time; reload and retry.",
+            )
+        ),
+    )
+
+
 async def _bug_handler(request: Request, exc: Exception) -> ProblemResponse:
     rid = _request_id(request)
     log.exception("unhandled error", extra={"request_id": rid})
@@ -224,4 +247,5 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(IntegrityError, _integrity_handler)
     app.add_exception_handler(Exception, _bug_handler)

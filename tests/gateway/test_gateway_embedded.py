@@ -241,6 +241,19 @@ class TestOpenApi:
         assert "/v1/openapi.json" in r.text
         assert "swagger-ui" in r.text
 
+    async def test_docs_work_without_the_internet(self, gw):
+        page = (await gw.get("/docs")).text
+        assert "cdn" not in page.lower()
+        assert "https://" not in page
+        scripts = re.findall(r'<script src="([^"]+)"', page)
+        styles = re.findall(r'<link type="text/css" rel="stylesheet" href="([^"]+)"', page)
+        assert scripts
+        assert styles
+        for url in scripts + styles:
+            asset = await gw.get(url)
+            assert asset.status_code == 200, url
+            assert len(asset.content) > 10_000, url
+
 
 class TestHealth:
     async def test_healthz(self, gw):
