@@ -101,6 +101,8 @@ async def populate(url: str, count: int, portal: str = "phu-yen", seed: int = 7)
                         "updated_at": published,
                         "live_category_id": category,
                         "live_search": fold(f"{title} {lead}")[:2000],
+                        "working_category_id": category,
+                        "working_search": fold(f"{title} {lead}")[:2000],
                     }
                 )
                 revisions.append(

@@ -26,4 +26,4 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
         "media": media_app(MediaSettings(data_dir=data_dir)),
         "analytics": analytics_app(AnalyticsSettings(data_dir=data_dir)),
     }
-    return create_app(GatewaySettings(data_dir=data_dir), services=services)
+    return create_app(GatewaySettings(), services=services)

@@ -6,8 +6,6 @@ set it (`GATEWAY_CONTENT_URL=http://content:8000`) and the gateway proxies over 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -17,7 +15,6 @@ SERVICES = ("content", "search", "media", "analytics")
 class GatewaySettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GATEWAY_", extra="ignore")
 
-    data_dir: Path = Path("var")
     content_url: str | None = None
     search_url: str | None = None
     media_url: str | None = None
@@ -28,8 +25,6 @@ class GatewaySettings(BaseSettings):
         default_factory=lambda: ["*"],
         description="Origins allowed by CORS; tokens travel in headers, never cookies.",
     )
-    log_level: str = "INFO"
-    log_format: str = "json"
 
     def upstream_url(self, service: str) -> str | None:
         url: str | None = getattr(self, f"{service}_url")

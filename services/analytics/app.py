@@ -1,7 +1,7 @@
 """The analytics service: Visitor statistics: ingest, bot filtering, unique visitors, reports.
 
 Its capability arrives with its own issue; until then it answers its health endpoints so
-the gateway, `portal serve analytics` and deploy/k8s already treat it as a real service.
+the gateway and `portal serve analytics` already treat it as a real service.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ environment. Nothing here is read at import time: `create_app(settings)` receive
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,8 +26,6 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy async URL; default: a SQLite file in data_dir.",
     )
     database_echo: bool = False
-    log_level: str = "INFO"
-    log_format: Literal["json", "text"] = "json"
     jwt_issuer: str = "portal-platform"
     jwt_audience: str = "portal-api"
     jwks_url: str | None = Field(

@@ -142,6 +142,9 @@ class Item(Base):
     # Live projection, filled when a revision goes live (public filters and sorts on these).
     live_category_id: Mapped[str | None] = mapped_column(String(32), index=True)
     live_search: Mapped[str | None] = mapped_column(Text)  # folded title + lead, for `?q=`
+    # The same two for the working revision, so newsroom queues filter what editors see.
+    working_category_id: Mapped[str | None] = mapped_column(String(32))
+    working_search: Mapped[str | None] = mapped_column(Text)
     doc_number: Mapped[str | None] = mapped_column(String(100), index=True)
     doc_type: Mapped[str | None] = mapped_column(String(100))
     issuer: Mapped[str | None] = mapped_column(String(200))

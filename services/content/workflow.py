@@ -281,8 +281,10 @@ class _Rule:
 # For each action: the states it applies to, whose role it needs, and whether the scheduler
 # (which has no role) may run it.
 _RULES: dict[Action, _Rule] = {
+    # An item taken down may go back into review as it is (a takedown made in error).
     Action.SUBMIT: _Rule(
-        lambda s, p: s.status in {Status.DRAFT, Status.RETURNED}, _Who.AUTHOR_OR_EDITOR
+        lambda s, p: s.status in {Status.DRAFT, Status.RETURNED, Status.UNPUBLISHED},
+        _Who.AUTHOR_OR_EDITOR,
     ),
     Action.FORWARD: _Rule(
         lambda s, p: s.status is Status.IN_REVIEW and not _at_last_stage(s, p),

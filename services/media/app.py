@@ -1,7 +1,7 @@
 """The media service: Uploads, validation, image renditions and object storage.
 
 Its capability arrives with its own issue; until then it answers its health endpoints so
-the gateway, `portal serve media` and deploy/k8s already treat it as a real service.
+the gateway and `portal serve media` already treat it as a real service.
 """
 
 from __future__ import annotations

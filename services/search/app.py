@@ -1,7 +1,7 @@
 """The search service: Vietnamese-aware search of articles and legal documents.
 
 Its capability arrives with its own issue; until then it answers its health endpoints so
-the gateway, `portal serve search` and deploy/k8s already treat it as a real service.
+the gateway and `portal serve search` already treat it as a real service.
 """
 
 from __future__ import annotations

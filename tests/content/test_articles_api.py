@@ -201,6 +201,51 @@ class TestWorkflow:
         assert history[-1]["comment"] == "Sai số liệu"
 
 
+class TestStaffQueues:
+    async def test_queue_filters_read_the_working_revision(self, client, db, newsroom):
+        category, people = newsroom
+        other = await make_category(db, "phu-yen", name="Chính sách BHYT")
+        await client.post(
+            "/v1/portals/phu-yen/articles",
+            json=good_article(category.id, title="Bảo hiểm thất nghiệp cho lao động"),
+            headers=people["contributor"].headers,
+        )
+        editor = people["editor"].headers
+        base = "/v1/portals/phu-yen/articles?status=draft"
+        by_category = await client.get(f"{base}&category={category.slug}", headers=editor)
+        assert [a["title"] for a in by_category.json()["items"]] == [
+            "Bảo hiểm thất nghiệp cho lao động"
+        ]
+        other_category = await client.get(f"{base}&category={other.slug}", headers=editor)
+        assert other_category.json()["items"] == []
+        by_words = await client.get(f"{base}&q=that nghiep", headers=editor)
+        assert len(by_words.json()["items"]) == 1
+        public = await client.get(f"/v1/portals/phu-yen/articles?category={category.slug}")
+        assert public.json()["items"] == []
+
+
+class TestRepublish:
+    async def test_a_takedown_can_be_reviewed_and_republished_unchanged(self, client, newsroom):
+        category, people = newsroom
+        article = await publish(client, people, category.id)
+        url = f"/v1/portals/phu-yen/articles/{article['id']}"
+        r = await client.post(
+            url + "/transitions",
+            json={"action": "unpublish", "comment": "Gỡ nhầm"},
+            headers=people["approver"].headers,
+        )
+        assert r.json()["status"] == "unpublished"
+        for action, who in (("submit", "editor"), ("forward", "editor"), ("publish", "approver")):
+            r = await client.post(
+                url + "/transitions", json={"action": action}, headers=people[who].headers
+            )
+            assert r.status_code == 200, r.text
+        public = await client.get(url)
+        assert public.status_code == 200
+        assert public.json()["revision"] == 1
+        assert public.json()["published_at"] == article["published_at"]
+
+
 class TestEditPublished:
     async def test_live_revision_stays_online_until_republished(self, client, newsroom):
         category, people = newsroom

@@ -82,7 +82,7 @@ EXPECTED = {
             "unpublish": "unpublished",
         },
         "published": {"unpublish": "unpublished"},
-        "unpublished": {"archive": "archived"},
+        "unpublished": {"submit": "in_review@0", "archive": "archived"},
         "archived": {},
     },
     "central": {
@@ -111,7 +111,7 @@ EXPECTED = {
             "unpublish": "unpublished",
         },
         "published": {"unpublish": "unpublished"},
-        "unpublished": {"archive": "archived"},
+        "unpublished": {"submit": "in_review@0", "archive": "archived"},
         "archived": {},
     },
 }
@@ -190,6 +190,7 @@ ROLE_TABLE = [
     ("provincial", "draft+live", "unpublish", {"approver", "admin"}),
     ("provincial", "draft", "archive", {"approver", "admin"}),
     ("provincial", "unpublished", "archive", {"approver", "admin"}),
+    ("provincial", "unpublished", "submit", {"editor", "head", "approver", "admin"}),
     ("central", "returned", "submit", {"editor", "head", "approver", "admin"}),
     ("central", "in_review@0", "forward", {"editor", "head", "approver", "admin"}),
     ("central", "in_review@1", "forward", {"head", "approver", "admin"}),

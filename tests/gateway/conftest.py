@@ -50,7 +50,7 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
 
         async def make(services: dict[str, FastAPI], **settings: object) -> ASGIApp:
             app = create_gateway(
-                GatewaySettings(data_dir=tmp_path, **settings),
+                GatewaySettings(**settings),
                 services=services,
             )
             own = app.own

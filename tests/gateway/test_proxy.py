@@ -209,7 +209,7 @@ def serve() -> Iterator:
 
 
 def gateway_to(tmp: Path, **settings) -> ASGIApp:
-    return create_gateway(GatewaySettings(data_dir=tmp, **settings))
+    return create_gateway(GatewaySettings(**settings))
 
 
 @pytest.fixture(scope="module")

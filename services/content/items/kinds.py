@@ -64,6 +64,14 @@ class KindSpec:
             data["tags"] = list(dict.fromkeys(t.strip() for t in data["tags"] if t.strip()))
         return data
 
+    def working_projection(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Item columns that newsroom queues filter on, from the working revision."""
+        live = self.projection(data)
+        return {
+            "working_category_id": live["live_category_id"],
+            "working_search": live["live_search"],
+        }
+
     def projection(self, data: dict[str, Any]) -> dict[str, Any]:
         """Item columns that public lists filter on, taken from the live revision."""
         values: dict[str, Any] = {

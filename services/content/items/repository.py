@@ -94,14 +94,16 @@ async def category_ids_for(session: AsyncSession, portal: str, ref: str) -> list
     return found
 
 
-def _filtered(query: Any, filters: ListFilters) -> Any:
+def _filtered(query: Any, filters: ListFilters, *, working: bool = False) -> Any:
+    category = Item.working_category_id if working else Item.live_category_id
+    search = Item.working_search if working else Item.live_search
     if filters.category_ids is not None:
-        query = query.where(Item.live_category_id.in_(filters.category_ids))
+        query = query.where(category.in_(filters.category_ids))
     if filters.tag:
         query = query.where(Item.id.in_(select(ItemTag.item_id).where(ItemTag.tag == filters.tag)))
     if filters.q:
         for word in filters.q.split()[:8]:
-            query = query.where(Item.live_search.contains(word, autoescape=True))
+            query = query.where(search.contains(word, autoescape=True))
     if filters.since:
         query = query.where(Item.published_at >= filters.since)
     if filters.until:
@@ -160,7 +162,7 @@ async def staff_page(
     )
     if filters.status:
         query = query.where(Item.status == filters.status)
-    query = _filtered(query, filters)
+    query = _filtered(query, filters, working=True)
     if after is not None:
         updated, item_id = after
         query = query.where(

@@ -194,6 +194,7 @@ async def create_item(
         version=1,
         created_at=now,
         updated_at=now,
+        **spec.working_projection(data),
     )
     session.add(item)
     await session.flush()
@@ -258,6 +259,8 @@ async def update_item(
     if data == current.data:
         return await render(session, spec, item, portal=portal, access=access, data=data)
     from_status, from_stage = item.status, _stage_key(item, pipeline)
+    for column, value in spec.working_projection(data).items():
+        setattr(item, column, value)
     item.current_revision += 1
     item.status = new_status.value
     if new_status is not Status.IN_REVIEW:
@@ -522,6 +525,7 @@ async def import_published(
         created_at=published_at,
         updated_at=published_at,
         **spec.projection(data),
+        **spec.working_projection(data),
     )
     session.add(item)
     await session.flush()

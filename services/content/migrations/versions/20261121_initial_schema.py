@@ -119,6 +119,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("live_category_id", sa.String(length=32), nullable=True),
         sa.Column("live_search", sa.Text(), nullable=True),
+        sa.Column("working_category_id", sa.String(length=32), nullable=True),
+        sa.Column("working_search", sa.Text(), nullable=True),
         sa.Column("doc_number", sa.String(length=100), nullable=True),
         sa.Column("doc_type", sa.String(length=100), nullable=True),
         sa.Column("issuer", sa.String(length=200), nullable=True),
