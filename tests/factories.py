@@ -208,3 +208,22 @@ def good_page(**overrides: Any) -> dict[str, Any]:
     }
     page.update(overrides)
     return page
+
+
+PROBLEM = "application/problem+json"
+
+
+def assert_problem(r: Any, status: int, type_suffix: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status (and type); return its body."""
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == PROBLEM
+    problem: dict[str, Any] = r.json()
+    assert problem["status"] == status
+    if type_suffix is not None:
+        assert problem["type"].endswith("/" + type_suffix), problem["type"]
+    return problem
+
+
+def error_fields(problem: dict[str, Any]) -> set[str]:
+    """The fields named in a problem's `errors`."""
+    return {e["field"] for e in problem.get("errors", [])}

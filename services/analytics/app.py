@@ -10,22 +10,13 @@ from fastapi import FastAPI
 
 from services.analytics.settings import AnalyticsSettings
 from services.common.app import service_app
-from services.common.security import verifier_for
 
 
 def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
     """Build the analytics service."""
-    settings = settings or AnalyticsSettings()
-    app = service_app(
+    return service_app(
         name="analytics",
         title="Portal Platform — analytics",
         description="Visitor statistics: ingest, bot filtering, unique visitors, reports.",
+        settings=settings or AnalyticsSettings(),
     )
-    app.state.settings = settings
-    app.state.verifier = verifier_for(
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        jwks_url=settings.jwks_url,
-        keys_dir=settings.keys_dir,
-    )
-    return app

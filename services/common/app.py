@@ -17,6 +17,8 @@ from services.common.observability import (
 )
 from services.common.problems import install_problem_handlers
 from services.common.response_cache import ResponseCache, ResponseCacheMiddleware
+from services.common.security import verifier_for
+from services.common.settings import ServiceSettings
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -31,8 +33,13 @@ def service_app(
     openapi_tags: list[dict[str, Any]] | None = None,
     response_cache: ResponseCache | None = None,
     cache_prefix: str = "/v1/",
+    settings: ServiceSettings | None = None,
 ) -> FastAPI:
-    """A FastAPI app with problem details, request ids, metrics and health endpoints."""
+    """A FastAPI app with problem details, request ids, metrics and health endpoints.
+
+    With `settings`, the app also keeps them in `app.state.settings` and checks tokens
+    with the key set they point at (`app.state.verifier`).
+    """
 
     @asynccontextmanager
     async def no_lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,6 +58,14 @@ def service_app(
     metrics = Metrics(name)
     app.state.metrics = metrics
     app.state.service_name = name
+    if settings is not None:
+        app.state.settings = settings
+        app.state.verifier = verifier_for(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            jwks_url=settings.jwks_url,
+            keys_dir=settings.keys_dir,
+        )
     install_problem_handlers(app)
     install_docs(app, openapi_url="/v1/openapi.json", title=title)
     app.include_router(health_router(metrics, readiness or {}))

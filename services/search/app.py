@@ -9,23 +9,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.common.app import service_app
-from services.common.security import verifier_for
 from services.search.settings import SearchSettings
 
 
 def create_app(settings: SearchSettings | None = None) -> FastAPI:
     """Build the search service."""
-    settings = settings or SearchSettings()
-    app = service_app(
+    return service_app(
         name="search",
         title="Portal Platform — search",
         description="Vietnamese-aware search of articles and legal documents.",
+        settings=settings or SearchSettings(),
     )
-    app.state.settings = settings
-    app.state.verifier = verifier_for(
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        jwks_url=settings.jwks_url,
-        keys_dir=settings.keys_dir,
-    )
-    return app

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from factories import (
     PASSWORD,
+    assert_problem,
     deactivate_user,
     good_article,
     make_category,
@@ -18,18 +19,6 @@ from factories import (
 from services.common.security import TokenIssuer
 
 pytestmark = pytest.mark.postgres
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(r, status: int, type_suffix: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    problem = r.json()
-    assert problem["status"] == status
-    if type_suffix is not None:
-        assert problem["type"].endswith("/" + type_suffix), problem["type"]
-    return problem
 
 
 async def sign_in(client, username: str, password: str = PASSWORD):

@@ -8,27 +8,22 @@ import json
 import unicodedata
 
 import pytest
-from factories import good_article, good_document, good_page, make_category, make_portal, make_user
+from factories import (
+    PROBLEM,
+    assert_problem,
+    error_fields,
+    good_article,
+    good_document,
+    good_page,
+    make_category,
+    make_portal,
+    make_user,
+)
 
 pytestmark = pytest.mark.postgres
 
-PROBLEM = "application/problem+json"
 DOCS = "/v1/portals/phu-yen/documents"
 PAGES = "/v1/portals/phu-yen/pages"
-
-
-def assert_problem(r, status: int, type_suffix: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    problem = r.json()
-    assert problem["status"] == status
-    if type_suffix is not None:
-        assert problem["type"].endswith("/" + type_suffix), problem["type"]
-    return problem
-
-
-def error_fields(problem: dict) -> set[str]:
-    return {e["field"] for e in problem.get("errors", [])}
 
 
 @pytest.fixture

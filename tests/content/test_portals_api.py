@@ -5,25 +5,16 @@ from __future__ import annotations
 import unicodedata
 
 import pytest
-from factories import good_article, make_category, make_portal, make_user
+from factories import (
+    assert_problem,
+    error_fields,
+    good_article,
+    make_category,
+    make_portal,
+    make_user,
+)
 
 pytestmark = pytest.mark.postgres
-
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(r, status: int, type_suffix: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    problem = r.json()
-    assert problem["status"] == status
-    if type_suffix is not None:
-        assert problem["type"].endswith("/" + type_suffix), problem["type"]
-    return problem
-
-
-def error_fields(problem: dict) -> set[str]:
-    return {e["field"] for e in problem.get("errors", [])}
 
 
 @pytest.fixture
