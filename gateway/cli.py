@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 from rich.console import Console
@@ -142,6 +144,74 @@ def serve(
         access_log=False,
         proxy_headers=False,
     )
+
+
+search_cli = typer.Typer(help="Search index maintenance.")
+cli.add_typer(search_cli, name="search")
+
+UrlOpt = Annotated[str, typer.Option("--url", help="The gateway (or the search service) base URL.")]
+UserOpt = Annotated[str, typer.Option("--username", "-u", help="A superadmin account.")]
+
+
+def _admin_token(client: httpx.Client, username: str) -> str:
+    password = os.environ.get("PORTAL_ADMIN_PASSWORD") or typer.prompt(
+        f"Password for {username}", hide_input=True
+    )
+    response = client.post("/v1/auth/token", json={"username": username, "password": password})
+    if response.status_code != 200:
+        console.print(f"[red]Sign-in failed ({response.status_code}):[/] {_detail(response)}")
+        raise typer.Exit(1)
+    return str(response.json()["access_token"])
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text[:300]
+
+
+def _run_job(kind: str, url: str, username: str) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    try:
+        with httpx.Client(base_url=url, timeout=30.0) as client:
+            headers = {"Authorization": f"Bearer {_admin_token(client, username)}"}
+            response = client.post(f"/v1/search/admin/{kind}", headers=headers)
+            if response.status_code != 202:
+                console.print(f"[red]Could not start {kind}:[/] {_detail(response)}")
+                raise typer.Exit(1)
+            columns = (TextColumn(f"{kind}"), BarColumn(), MofNCompleteColumn())
+            with Progress(*columns, console=console) as progress:
+                task = progress.add_task(kind, total=None)
+                while True:
+                    job = client.get("/v1/search/admin/jobs", headers=headers).json()
+                    progress.update(task, completed=job["done"], total=job["total"])
+                    if job["state"] != "running":
+                        break
+                    time.sleep(0.5)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]Cannot reach {url}:[/] {exc}. Is the platform running (make run)?")
+        raise typer.Exit(1) from exc
+    if job["state"] == "failed":
+        console.print(f"[red]{kind} failed:[/] {job['error']}")
+        raise typer.Exit(1)
+    console.print(
+        f"[green]{kind} done:[/] {job['done']} documents; added {job['added']}, "
+        f"updated {job['updated']}, removed {job['removed']}."
+    )
+
+
+@cli.command()
+def reindex(url: UrlOpt = "http://127.0.0.1:8000", username: UserOpt = "admin") -> None:
+    """Rebuild the search index from content and swap it in without downtime."""
+    _run_job("reindex", url, username)
+
+
+@search_cli.command("reconcile")
+def search_reconcile(url: UrlOpt = "http://127.0.0.1:8000", username: UserOpt = "admin") -> None:
+    """Compare content's published set with the search index and repair any drift."""
+    _run_job("reconcile", url, username)
 
 
 if __name__ == "__main__":

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from starlette.types import ASGIApp
+import httpx
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from services.analytics.app import create_app as analytics_app
 from services.analytics.settings import AnalyticsSettings
+from services.common.outbox import HttpSubscriber
 from services.content.app import create_app as content_app
 from services.content.settings import ContentSettings
 from services.media.app import create_app as media_app
@@ -18,11 +20,44 @@ from services.search.app import create_app as search_app
 from services.search.settings import SearchSettings
 
 
+class _Late:
+    """An ASGI app bound after construction: content and search each call the other."""
+
+    app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert self.app is not None, "bound before the platform starts"
+        await self.app(scope, receive, send)
+
+
 def embedded_gateway(data_dir: Path) -> ASGIApp:
-    """All services in-process, their data under `data_dir` (env vars still apply)."""
+    """All services in-process, their data under `data_dir` (env vars still apply).
+
+    Content's outbox events reach the search service, and the search service reads
+    content's published set for reindexing, through the same HTTP contracts as in the
+    distributed mode, over in-process transports instead of the network.
+    """
+    search_settings = SearchSettings(data_dir=data_dir)
+    content_ref = _Late()
+    to_content = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=content_ref), base_url="http://content.internal"
+    )
+    search = search_app(search_settings, content=to_content)
+    to_search = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=search), base_url="http://search.internal"
+    )
+    token = search_settings.events_token
+    subscriber = HttpSubscriber(
+        "search",
+        "http://search.internal/internal/events",
+        client=to_search,
+        token=token.get_secret_value() if token else None,
+    )
+    content = content_app(ContentSettings(data_dir=data_dir), subscribers=[subscriber])
+    content_ref.app = content
     services = {
-        "content": content_app(ContentSettings(data_dir=data_dir)),
-        "search": search_app(SearchSettings(data_dir=data_dir)),
+        "content": content,
+        "search": search,
         "media": media_app(MediaSettings(data_dir=data_dir)),
         "analytics": analytics_app(AnalyticsSettings(data_dir=data_dir)),
     }

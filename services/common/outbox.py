@@ -140,15 +140,19 @@ class HttpSubscriber:
         *,
         client: httpx.AsyncClient,
         topics: Collection[str] | None = None,
+        token: str | None = None,
     ) -> None:
         self.name = name
         self.url = url
         self.client = client
         self.topics = topics
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
 
     async def deliver(self, event: OutboxEvent) -> None:
         response = await self.client.post(
-            self.url, json=event.as_json(), headers={"Outbox-Event-Id": str(event.id)}
+            self.url,
+            json=event.as_json(),
+            headers={"Outbox-Event-Id": str(event.id), **self.headers},
         )
         response.raise_for_status()
 

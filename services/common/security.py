@@ -155,15 +155,24 @@ class TokenVerifier:
         keys: dict[str, Any] | None = None,
         jwks_url: str | None = None,
         http: httpx.AsyncClient | None = None,
+        key_file: Path | None = None,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
         self.jwks_url = jwks_url
+        self.key_file = key_file
         self.http = http
         self._keys: dict[str, Any] = {}
         self._fetched_at = 0.0
         if keys:
             self._load(keys)
+
+    def _load_key_file(self, path: Path) -> None:
+        if not path.exists():
+            return
+        private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if isinstance(private, Ed25519PrivateKey):
+            self._load({"keys": [public_jwk(private.public_key())]})
 
     def _load(self, jwks: dict[str, Any]) -> None:
         self._keys = {
@@ -173,6 +182,11 @@ class TokenVerifier:
         }
 
     async def _refetch(self) -> None:
+        if self.key_file is not None:
+            # Embedded mode: the content service may create its key after this service
+            # started, or rotate it; the file is local, so reading it again is cheap.
+            self._load_key_file(self.key_file)
+            return
         if not self.jwks_url or time.monotonic() - self._fetched_at < self.REFETCH_INTERVAL:
             return
         self._fetched_at = time.monotonic()
@@ -239,10 +253,13 @@ def verifier_for(
     key ids). Embedded: the public half of the signing key in the shared data dir. With
     neither, every token is refused as invalid (anonymous reads still work).
     """
-    keys: dict[str, Any] | None = None
-    key_file = keys_dir / "signing.pem"
-    if jwks_url is None and key_file.exists():
-        private = serialization.load_pem_private_key(key_file.read_bytes(), password=None)
-        if isinstance(private, Ed25519PrivateKey):
-            keys = {"keys": [public_jwk(private.public_key())]}
-    return TokenVerifier(issuer=issuer, audience=audience, keys=keys, jwks_url=jwks_url, http=http)
+    verifier = TokenVerifier(
+        issuer=issuer,
+        audience=audience,
+        jwks_url=jwks_url,
+        http=http,
+        key_file=None if jwks_url else keys_dir / "signing.pem",
+    )
+    if verifier.key_file is not None:
+        verifier._load_key_file(verifier.key_file)
+    return verifier

@@ -22,6 +22,7 @@ from services.common.security import (
 )
 from services.content import scheduler
 from services.content.accounts.router import router as accounts_router
+from services.content.items.export import router as export_router
 from services.content.items.kinds import ARTICLE, DOCUMENT, PAGE
 from services.content.items.router import item_router
 from services.content.models import OUTBOX
@@ -40,9 +41,16 @@ TAGS = [
 
 
 def create_app(
-    settings: ContentSettings | None = None, *, database: Database | None = None
+    settings: ContentSettings | None = None,
+    *,
+    database: Database | None = None,
+    subscribers: list[Subscriber] | None = None,
 ) -> FastAPI:
-    """Build the content service; tests pass their own settings and database."""
+    """Build the content service; tests pass their own settings and database.
+
+    `subscribers` receive outbox events besides the URLs in the settings (embedded mode
+    hands over the in-process search service this way).
+    """
     settings = settings or ContentSettings()
     if settings.jwt_private_key_pem is not None:
         private_key = private_key_from_pem(settings.jwt_private_key_pem.get_secret_value())
@@ -67,12 +75,14 @@ def create_app(
                     )
                 )
             )
-            subscribers: list[Subscriber] = [
-                HttpSubscriber(name, url, client=http)
+            token = settings.outbox_token.get_secret_value() if settings.outbox_token else None
+            receivers: list[Subscriber] = [
+                HttpSubscriber(name, url, client=http, token=token)
                 for name, url in settings.outbox_subscribers.items()
             ]
-            if subscribers:
-                relay = OutboxRelay(db, OUTBOX, subscribers, interval=settings.outbox_interval)
+            receivers += subscribers or []
+            if receivers:
+                relay = OutboxRelay(db, OUTBOX, receivers, interval=settings.outbox_interval)
                 tasks.append(asyncio.create_task(relay.run()))
         try:
             yield
@@ -108,4 +118,5 @@ def create_app(
     app.include_router(portals_router)
     for spec in (ARTICLE, DOCUMENT, PAGE):
         app.include_router(item_router(spec))
+    app.include_router(export_router)
     return app

@@ -25,6 +25,9 @@ class ContentSettings(ServiceSettings):
         default_factory=dict,
         description="Name → URL receiving content events (e.g. the search indexer).",
     )
+    outbox_token: SecretStr | None = Field(
+        default=None, description="Sent as a Bearer token with every event delivery."
+    )
     outbox_interval: float = 1.0
     public_cache_ttl: float = Field(
         default=5.0,

@@ -432,13 +432,35 @@ async def announce(
     data: dict[str, Any],
 ) -> None:
     """Write the outbox event of a change to live content, in the caller's transaction."""
+    await emit(
+        session,
+        OUTBOX,
+        topic=f"{spec.kind}.{topic}",
+        key=item.id,
+        version=item.version,
+        payload=await public_payload(session, spec, item, portal=portal, data=data),
+    )
+
+
+async def public_payload(
+    session: AsyncSession,
+    spec: KindSpec,
+    item: Item,
+    *,
+    portal: Portal,
+    data: dict[str, Any],
+    categories: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What subscribers receive about an item: its public read model and plain text."""
+    if categories is None:
+        categories = await repo.categories_by_id(session, {data.get("category_id") or ""} - {""})
     read = to_read(
         spec,
         item,
         data,
         portal=portal,
         pipeline=pipeline_of(portal),
-        categories=await repo.categories_by_id(session, {data.get("category_id") or ""} - {""}),
+        categories=categories,
         full=True,
         revision=item.live_revision or item.current_revision,
         public=item.is_live,
@@ -447,14 +469,7 @@ async def announce(
     # Every kind carries a title and its version, so a consumer needs no per-kind rules.
     payload.setdefault("title", spec.title_of(data))
     payload["version"] = item.version
-    await emit(
-        session,
-        OUTBOX,
-        topic=f"{spec.kind}.{topic}",
-        key=item.id,
-        version=item.version,
-        payload=payload,
-    )
+    return payload
 
 
 def _stage_key(item: Item, pipeline: Pipeline) -> str | None:
