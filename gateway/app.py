@@ -93,11 +93,15 @@ def create_app(
     """The gateway; `services` are apps mounted in-process (embedded mode)."""
     settings = settings or GatewaySettings()
     mounted = dict(services or {})
-    http = httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-        follow_redirects=False,
-    )
+
+    def new_client() -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        )
+
+    http = new_client()
     upstreams: dict[str, Upstream] = {}
     for name in SERVICES:
         url = settings.upstream_url(name)
@@ -108,6 +112,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        nonlocal http
+        if http.is_closed:  # started again after a shutdown (tests, embedding servers)
+            http = new_client()
+            for upstream in upstreams.values():
+                if isinstance(upstream, HttpUpstream):
+                    upstream.client = http
         async with AsyncExitStack() as stack:
             for app in mounted.values():
                 await stack.enter_async_context(app.router.lifespan_context(app))

@@ -462,3 +462,18 @@ class TestUpstreamFailures:
             assert elapsed < 4, "the gateway waited for the upstream instead of timing out"
             # A fast answer from the same upstream still gets through.
             assert http.get("/v1/slow?seconds=0").json() == {"finished": True}
+
+
+class TestLifespan:
+    async def test_the_gateway_can_start_again_after_a_shutdown(self, tmp_path):
+        from gateway.app import create_app as create_gateway
+        from gateway.settings import GatewaySettings
+
+        gateway = create_gateway(GatewaySettings(content_url="http://127.0.0.1:9"))
+        for _ in range(2):
+            async with gateway.router.lifespan_context(gateway.own):
+                transport = httpx.ASGITransport(app=gateway)
+                async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
+                    r = await client.get("/v1/portals")
+                # nothing listens on port 9: a 502 problem, not a 500 from a closed client
+                assert r.status_code == 502
