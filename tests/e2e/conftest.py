@@ -240,8 +240,18 @@ def platform(e2e_database: str, launcher: Launcher) -> Platform:
     envs["content"].update(
         {"CONTENT_DATABASE_URL": e2e_database, "CONTENT_DATA_DIR": str(content_dir)}
     )
-    # The setting exists; the search service does not verify tokens with it yet.
+    # Search verifies tokens with content's JWKS and reads content's published set for
+    # reindexing; content delivers its outbox events to search, all over HTTP.
     envs["search"]["SEARCH_JWKS_URL"] = urls["content"] + "/v1/auth/jwks.json"
+    envs["search"]["SEARCH_CONTENT_URL"] = urls["content"]
+    envs["content"].update(
+        {
+            "CONTENT_OUTBOX_SUBSCRIBERS": json.dumps(
+                {"search": urls["search"] + "/internal/events"}
+            ),
+            "CONTENT_OUTBOX_INTERVAL": "0.2",
+        }
+    )
     envs["gateway"] = {
         "GATEWAY_DATA_DIR": str(launcher.workdir / "gateway"),
         **{f"GATEWAY_{name.upper()}_URL": url for name, url in urls.items()},

@@ -269,3 +269,48 @@ class TestTokens:
             "/v1/auth/token", json={"username": superadmin[0], "password": "sai mật khẩu"}
         )
         assert_problem(r, 401, "invalid-credentials")
+
+
+class TestSearch:
+    def test_published_article_is_found_then_gone_after_unpublish(self, http, newsroom):
+        portal, category_id, people = newsroom
+        title = "Chi trả trợ cấp thất nghiệp cho người lao động"
+        base = f"/v1/portals/{portal}/articles"
+        r = http.post(base, json=good_article(category_id, title=title), headers=people["editor"])
+        article = r.json()
+        for action, who in (("submit", "editor"), ("forward", "editor"), ("publish", "approver")):
+            r = http.post(
+                f"{base}/{article['id']}/transitions", json={"action": action}, headers=people[who]
+            )
+            assert r.status_code == 200, r.text
+
+        def search() -> dict:
+            return http.get(
+                "/v1/search", params={"q": "tro cap that nghiep", "portal": portal}
+            ).json()
+
+        found = until(search, lambda body: body["total"] == 1, seconds=15)
+        assert [h["title"] for h in found["hits"]] == [title]
+        assert "<mark>" in found["hits"][0]["title_highlighted"]
+
+        r = http.post(
+            f"{base}/{article['id']}/transitions",
+            json={"action": "unpublish", "comment": "Sai số liệu"},
+            headers=people["approver"],
+        )
+        assert r.status_code == 200, r.text
+        gone = until(search, lambda body: body["total"] == 0, seconds=15)
+        assert gone["total"] == 0
+
+    def test_reindex_through_the_gateway(self, http, superadmin, newsroom):
+        admin = token(http, *superadmin)
+        r = http.post("/v1/search/admin/reindex", headers=admin)
+        assert r.status_code == 202, r.text
+        job = until(
+            lambda: http.get("/v1/search/admin/jobs", headers=admin).json(),
+            lambda body: body["state"] != "running",
+            seconds=30,
+        )
+        assert job["state"] == "done", job
+        editor = newsroom[2]["editor"]
+        assert http.post("/v1/search/admin/reindex", headers=editor).status_code == 403
