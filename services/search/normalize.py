@@ -129,6 +129,9 @@ def split_words(text: str) -> tuple[list[str], list[str]]:
     Plain words keep their positions (for phrases and snippets); compounds such as
     `3216/bhxh-tt` go beside them so a whole document number matches as one term.
     """
+    runs = _WORD_RUN.findall(_prepare(text))
+    if all(map(str.isalnum, runs)):  # the usual case: no joined words at all
+        return runs, []
     plain: list[str] = []
     compounds: list[str] = []
     for word in words(text):

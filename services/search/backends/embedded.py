@@ -338,18 +338,18 @@ class EmbeddedBackend:
             return searcher.search(q, limit, count=True, order_by_field=order, offset=offset)
 
         if not word_queries:
-            full = filters if filters is not None else tantivy.Query.all_query()
-            result = run(full)
+            matching = filters if filters is not None else tantivy.Query.all_query()
+            result = run(matching)
         else:
             extras = self._bonus_queries(query_words, prefix_last)
-            full = self._combine(word_queries, len(word_queries), extras, filters)
-            result = run(full)
+            needed = len(word_queries)
+            result = run(self._combine(word_queries, needed, extras, filters))
             # No document has every word: fall back to those with the most words.
-            needed = len(word_queries) - 1
-            while result.count == 0 and needed >= 1:
-                full = self._combine(word_queries, needed, extras, filters)
-                result = run(full)
+            while result.count == 0 and needed > 1:
                 needed -= 1
+                result = run(self._combine(word_queries, needed, extras, filters))
+            # The scoring extras never change which documents match: facets go without them.
+            matching = self._combine(word_queries, needed, [], filters)
         highlighter = Highlighter(query.q)
         hits = [
             _hit(json.loads(searcher.doc(address).get_first("src")), score, highlighter)
@@ -357,7 +357,7 @@ class EmbeddedBackend:
         ]
         if order is not None:
             hits = [replace(h, score=0.0) for h in hits]
-        facets = self._facets(searcher, full, query.facets) if query.facets else {}
+        facets = self._facets(searcher, matching, query.facets) if query.facets else {}
         return SearchResults(hits=hits, total=result.count, facets=facets)
 
     async def suggest(self, prefix: str, filters: Filters, limit: int) -> list[Suggestion]:
@@ -501,6 +501,8 @@ def _add_all(writer: Any, docs: list[tuple[str, Any]]) -> None:
 
 
 def _join(tokens: list[str]) -> str:
+    if not tokens or max(map(len, tokens)) <= _MAX_TOKEN:  # the usual case, at C speed
+        return " ".join(tokens)
     return " ".join(t for t in tokens if len(t) <= _MAX_TOKEN)
 
 
