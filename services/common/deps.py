@@ -6,10 +6,12 @@ back) before the response is sent: a client never sees 200 for a write that fail
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
@@ -85,3 +87,15 @@ async def reject_nul_bytes(request: Request) -> None:
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
+
+
+def require_shared_secret(request: Request, secret: SecretStr | None) -> None:
+    """For service-to-service endpoints: when `secret` is set, the caller must send it
+    as a Bearer token (compared in constant time); when it is not, nothing is checked."""
+    if secret is None:
+        return
+    sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(sent.encode(), secret.get_secret_value().encode()):
+        raise Unauthorized(
+            Msg("Sai mã truy cập giữa các dịch vụ.", "Wrong service-to-service token.")
+        )

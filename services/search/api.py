@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -10,8 +9,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from services.common.deps import PrincipalDep
-from services.common.errors import BadRequest, Conflict, FieldError, Forbidden, Unauthorized
+from services.common.deps import PrincipalDep, require_shared_secret
+from services.common.errors import BadRequest, Conflict, FieldError, Forbidden
 from services.common.i18n import Msg
 from services.common.security import Principal
 from services.common.types import Nfc
@@ -174,11 +173,7 @@ async def suggest(
 async def receive_event(request: Request) -> Response:
     """Content's outbox relay delivers events here (not routed by the gateway)."""
     settings: SearchSettings = request.app.state.settings
-    if settings.events_token is not None:
-        sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        expected = settings.events_token.get_secret_value()
-        if not hmac.compare_digest(sent.encode(), expected.encode()):
-            raise Unauthorized(Msg("Sai mã giao nhận sự kiện.", "Wrong event delivery token."))
+    require_shared_secret(request, settings.events_token)
     try:
         event = await request.json()
     except ValueError as exc:

@@ -8,15 +8,14 @@ present it, like event deliveries do.
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import and_, func, select
 
-from services.common.deps import SessionDep
-from services.common.errors import BadRequest, Unauthorized
+from services.common.deps import SessionDep, require_shared_secret
+from services.common.errors import BadRequest
 from services.common.i18n import Msg
 from services.content.items import repository as repo
 from services.content.items.kinds import KINDS
@@ -42,11 +41,7 @@ class PublishedPage(BaseModel):
 
 def _check_token(request: Request) -> None:
     settings: ContentSettings = request.app.state.settings
-    if settings.outbox_token is None:
-        return
-    sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(sent.encode(), settings.outbox_token.get_secret_value().encode()):
-        raise Unauthorized(Msg("Sai mã truy cập nội bộ.", "Wrong internal access token."))
+    require_shared_secret(request, settings.outbox_token)
 
 
 @router.get("/internal/published")
