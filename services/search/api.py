@@ -121,23 +121,7 @@ async def search(
         SearchQuery(q=q.strip(), filters=filters, sort=sort, page=page, per_page=per_page)
     )
     return SearchResponse(
-        hits=[
-            SearchHit(
-                type=h.type,
-                id=h.id,
-                portal=h.portal,
-                title=h.title,
-                title_highlighted=h.title_highlighted,
-                snippet=h.snippet,
-                url=h.url,
-                published_at=h.published_at,
-                category=h.category,
-                number=h.number,
-                doc_type=h.doc_type,
-                issuer=h.issuer,
-            )
-            for h in results.hits
-        ],
+        hits=[SearchHit.model_validate(h, from_attributes=True) for h in results.hits],
         total=results.total,
         page=page,
         per_page=per_page,
