@@ -9,6 +9,7 @@ portal seed                    create the demo portals, people and content
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import time
 from pathlib import Path
@@ -25,7 +26,15 @@ from services.common.observability import configure_logging
 cli = typer.Typer(help="Portal Platform: one backend for the federation's e-portals.")
 console = Console(stderr=True)
 
-MIGRATED = ("content",)  # services with a database today
+
+def _migrated() -> tuple[str, ...]:
+    """Services with a database: those that ship `services/<name>/migrations/`."""
+    from services.common.migrate import SERVICES_DIR
+
+    return tuple(
+        name for name in SERVICES if (SERVICES_DIR / name / "migrations" / "env.py").exists()
+    )
+
 
 PortOpt = Annotated[int, typer.Option("--port", "-p", help="TCP port to listen on.")]
 HostOpt = Annotated[str, typer.Option("--host", help="Interface to bind.")]
@@ -41,11 +50,10 @@ def main() -> None:
 def _database_url(service: str, data_dir: Path | None) -> str:
     from services.common.settings import ServiceSettings
 
-    settings_cls: type[ServiceSettings]
-    if service == "content":
-        from services.content.settings import ContentSettings as settings_cls
-    else:
-        raise typer.BadParameter(f"the {service} service has no database yet")
+    if service not in _migrated():
+        raise typer.BadParameter(f"the {service} service has no database")
+    module = importlib.import_module(f"services.{service}.settings")
+    settings_cls: type[ServiceSettings] = getattr(module, f"{service.capitalize()}Settings")
     settings = settings_cls(data_dir=data_dir) if data_dir else settings_cls()
     if settings.database_url is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -60,11 +68,12 @@ def migrate(
     """Migrate service databases to the latest schema."""
     from services.common.migrate import upgrade
 
-    targets = MIGRATED if service == "all" else (service,)
+    migrated = _migrated()
+    targets = migrated if service == "all" else (service,)
     for name in targets:
-        if name not in MIGRATED:
+        if name not in migrated:
             console.print(
-                f"[red]No migrations for '{name}'.[/] Services with a database: {MIGRATED}"
+                f"[red]No migrations for '{name}'.[/] Services with a database: {migrated}"
             )
             raise typer.Exit(2)
         url = _database_url(name, data_dir)
