@@ -20,7 +20,7 @@ from functools import lru_cache
 from services.common.text import fold
 from services.search.normalize import (
     allowed_typos,
-    fold_text,
+    fold_one_to_one,
     is_compound,
     is_one_to_one,
     last_word_is_prefix,
@@ -33,6 +33,7 @@ SNIPPET_WORDS = 30
 ELLIPSIS = "…"
 
 _TOKEN = re.compile(r"[^\W_]+")
+_WORD_CHAR = re.compile(r"[^\W_]")
 # Marks on the parts of `3216/BHXH-TT` join into one mark.
 _JOINABLE_GAP = frozenset("/-.")
 # Cluster matches within this many folded characters (≈ 30 Vietnamese words).
@@ -119,6 +120,12 @@ class Snippet:
 
 
 @dataclass(frozen=True)
+class _Matches:
+    matches: list[tuple[int, int, int]]
+    scanned_to: int  # folded offset up to which `matches` is complete
+
+
+@dataclass(frozen=True)
 class _Folded:
     """The start of `original` folded, and where each folded character comes from.
 
@@ -156,7 +163,7 @@ def _fold(text: str, limit: int | None = None) -> _Folded:
         end = space.start() if space else end
     source = text[:end] if end < len(text) else text
     if is_one_to_one(source):
-        return _Folded(text, fold_text(source), None, end)
+        return _Folded(text, fold_one_to_one(source), None, end)
     chunks: list[str] = []
     origin: list[int] = []
     for i, c in enumerate(source):
@@ -174,7 +181,10 @@ class Highlighter:
         self.terms = query_terms(query)
         self._matching: dict[str, int] = {}  # token -> index of the term it matches
         self._judged: set[str] = set()
-        self._patterns: dict[frozenset[str], re.Pattern[str]] = {}
+        self._pattern: re.Pattern[str] | None = None
+        self._pattern_size = 0
+        # Without typos the pattern alone finds every match: no need to list a text's words.
+        self._exact_only = not any(term.typos for term in self.terms)
 
     def _judge(self, tokens: set[str]) -> None:
         """Record which of `tokens` match a term (the first term that matches wins)."""
@@ -197,35 +207,94 @@ class Highlighter:
                 self._matching.update(dict.fromkeys(found, n))
                 remaining = remaining.difference(found)
 
-    def _matches(self, folded: str) -> list[tuple[int, int, int]]:
-        """(start, end, term) of every matching word of `folded`, in order."""
+    def _compile(self) -> re.Pattern[str]:
+        """One pattern for the words matching any term: the terms themselves (with any
+        ending for a prefix) and the typo variants found so far, so it is compiled again
+        only when a text brings a new typo, not for every text.
+        """
+        shapes = {re.escape(t.text) + (r"[^\W_]*" if t.prefix else "") for t in self.terms}
+        typos = [token for token in self._matching if not self._plain_match(token)]
+        # Longest first, so the alternation never stops at a shorter matching word.
+        alternation = "|".join(sorted([*shapes, *map(re.escape, typos)], key=len, reverse=True))
+        # No look-behind for the word's start: with one, the engine tries the pattern at
+        # every character, five times slower; a match inside a word is skipped instead.
+        return re.compile(rf"(?:{alternation})(?![^\W_])")
+
+    def _term_of(self, token: str) -> int:
+        """The index of the first term `token` matches (the pattern found it)."""
+        term = self._matching.get(token)
+        if term is None:  # only exact and prefix matches: typo matches were judged
+            term = next(
+                n
+                for n, t in enumerate(self.terms)
+                if t.text == token or (t.prefix and token.startswith(t.text))
+            )
+            self._matching[token] = term
+        return term
+
+    def _plain_match(self, token: str) -> bool:
+        return any(token == t.text or (t.prefix and token.startswith(t.text)) for t in self.terms)
+
+    def _matches(self, folded: str, *, first_cluster: bool = False) -> _Matches:
+        """(start, end, term) of the matching words of `folded`, in order.
+
+        With `first_cluster`, the scan stops once a stretch of `_CLUSTER_CHARS` holding
+        every term has been seen and no stretch starting before it can still grow: the best
+        cluster is then known (`_best_cluster` takes the first of the best), and a long
+        text full of common words is not scanned to its end.
+        """
         if not self.terms:
-            return []
-        present = set(_TOKEN.findall(folded))
-        new = present.difference(self._judged)
-        if new:
-            self._judge(new)
-            self._judged |= new
-        hits = frozenset(present.intersection(self._matching))
-        if not hits:
-            return []
-        pattern = self._patterns.get(hits)
-        if pattern is None:
-            # Longest first, so the alternation never stops at a shorter matching word.
-            alternation = "|".join(sorted(hits, key=len, reverse=True))  # words: no metacharacters
-            pattern = re.compile(rf"(?<![^\W_])(?:{alternation})(?![^\W_])")
-            self._patterns[hits] = pattern
+            return _Matches([], len(folded))
+        if self._exact_only:
+            if self._pattern is None:
+                self._pattern = self._compile()
+        else:
+            present = set(_TOKEN.findall(folded))
+            new = present.difference(self._judged)
+            if new:
+                self._judge(new)
+                self._judged |= new
+            if present.isdisjoint(self._matching):
+                return _Matches([], len(folded))
+            if self._pattern is None or self._pattern_size != len(self._matching):
+                self._pattern = self._compile()
+                self._pattern_size = len(self._matching)
+        matching, wanted = self._matching, len(self.terms)
         out: list[tuple[int, int, int]] = []
-        for m in pattern.finditer(folded):
-            out.append((m.start(), m.end(), self._matching[m.group()]))
+        last: dict[int, int] = {}
+        stop_after = -1
+        for m in self._pattern.finditer(folded):
+            start = m.start()
+            if start and _WORD_CHAR.match(folded, start - 1):
+                continue  # the end of a longer word
+            if 0 <= stop_after < start:
+                return _Matches(out, start)
+            token = m.group()
+            term = matching.get(token)
+            if term is None:
+                term = self._term_of(token)
+            out.append((start, m.end(), term))
             if len(out) >= _MAX_MATCHES:
-                break
-        return out
+                return _Matches(out, m.end())
+            if first_cluster and stop_after < 0:
+                last[term] = start
+                if len(last) == wanted and start - min(last.values()) <= _CLUSTER_CHARS:
+                    stop_after = start + _CLUSTER_CHARS
+        return _Matches(out, len(folded))
+
+    def _more(self, folded: str, start: int, end: int) -> list[tuple[int, int, int]]:
+        """The matches between `start` and `end` (after a scan stopped early)."""
+        assert self._pattern is not None
+        return [
+            (m.start(), m.end(), self._term_of(m.group()))
+            for m in self._pattern.finditer(folded, start, end)
+            if not (m.start() and _WORD_CHAR.match(folded, m.start() - 1))
+        ]
 
     def mark(self, text: str) -> str:
         """All of `text`, HTML-escaped, with every match in `<mark>`."""
         folded = _fold(text)
-        return _render(folded, 0, len(folded.folded), self._matches(folded.folded))
+        return _render(folded, 0, len(folded.folded), self._matches(folded.folded).matches)
 
     def crop(self, text: str, words: int = SNIPPET_WORDS) -> Snippet:
         """About `words` words of `text` around its best match, HTML-escaped and marked.
@@ -236,7 +305,8 @@ class Highlighter:
         limit = _FIRST_CHUNK
         while True:
             folded = _fold(text, limit)
-            matches = self._matches(folded.folded)
+            found = self._matches(folded.folded, first_cluster=True)
+            matches = found.matches
             if folded.complete or len({m[2] for m in matches}) == len(self.terms):
                 break
             limit *= _CHUNK_GROWTH
@@ -245,6 +315,8 @@ class Highlighter:
             return Snippet(_render(folded, start, end, []), 0)
         anchor = _best_cluster(matches)
         start, end = _window(folded.folded, anchor, words)
+        if found.scanned_to < end:
+            matches = matches + self._more(folded.folded, found.scanned_to, end)
         shown = [m for m in matches if m[0] >= start and m[1] <= end]
         return Snippet(_render(folded, start, end, shown), len({m[2] for m in shown}))
 

@@ -25,12 +25,13 @@ all, the documents matching the most words are returned instead.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import os
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,8 @@ CURRENT = "CURRENT"
 _FACET_TEXT_FIELDS = ("portal", "type", "category", "doc_type", "issuer", "locale")
 _MAX_TOKEN = 64
 _FACET_SIZE = 100  # values returned per facet, as Meilisearch's maxValuesPerFacet
+_TOTAL = "__total"
+_BUCKET_WORDS = 16  # the count beside the facets in one aggregation
 
 # Constant scores of one word's best match; see the module docstring.
 _NUMBER = 100_000.0
@@ -71,6 +74,10 @@ _EXACT_BONUS = 2.0
 _PHRASE_BONUS = 50.0
 _BM25_WEIGHT = 0.01
 _SUGGEST_OVERFETCH = 5
+# Beginnings of words up to this length are indexed as terms of their own (as Meilisearch
+# keeps the documents of frequent prefixes): `t` would otherwise expand to every word
+# starting with `t`, and read all their posting lists, while the user types.
+_SHORT_PREFIX = 3
 
 
 def _schema() -> Any:
@@ -85,9 +92,58 @@ def _schema() -> Any:
         b.add_text_field(name, tokenizer_name="whitespace")
     for name in ("codes_title", "codes_text"):
         b.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    for name in ("pairs_title", "pairs_text", "prefixes_title", "prefixes_text"):
+        b.add_text_field(name, tokenizer_name="whitespace", index_option="basic")
     b.add_text_field("number_key", tokenizer_name="raw", index_option="basic")
     b.add_bytes_field("src", stored=True)
     return b.build()
+
+
+@dataclass(frozen=True)
+class _Word:
+    """One query word: the query that matches it, and the one that also scores it."""
+
+    match: Any
+    scored: Any
+    best: Any | None  # scored, for documents matching without a typo; None: no bucket
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One search as tantivy queries: every word's query, the scoring extras, the filters."""
+
+    words: list[_Word]
+    extras: list[Any]
+    filters: Any | None
+    combine: Callable[[list[Any], int, list[Any], Any], Any]
+
+    def matching(self, needed: int) -> Any:
+        """The documents with `needed` of the words (all documents for an empty query).
+
+        The scoring extras never change which documents match: facets go without them.
+        """
+        if not self.words:
+            return self.filters if self.filters is not None else tantivy.Query.all_query()
+        return self.combine([w.match for w in self.words], needed, [], self.filters)
+
+    @property
+    def has_best_bucket(self) -> bool:
+        """Whether every document matching all words without a typo outranks every other.
+
+        True for up to `_BUCKET_WORDS` plain words: then the other tiers' bonuses (title,
+        exactness, proximity) sum to less than one typo costs. A document number or a
+        number (whose match scores `_NUMBER`) turns it off.
+        """
+        return 0 < len(self.words) <= _BUCKET_WORDS and all(w.best is not None for w in self.words)
+
+    def best_bucket(self) -> Any:
+        best = [w.best for w in self.words]
+        return self.combine(best, len(best), self.extras, self.filters)
+
+    def scored(self, needed: int) -> Any:
+        if not self.words:
+            return self.matching(needed)
+        return self.combine([w.scored for w in self.words], needed, self.extras, self.filters)
 
 
 class EmbeddedBackend:
@@ -216,12 +272,17 @@ class EmbeddedBackend:
         title, title_codes = split_words(d.title)
         extra = " ".join([d.lead, d.body, *d.tags, d.doc_type or "", d.issuer or ""])
         text, text_codes = split_words(extra)
+        number = split_words(d.number)[0] if d.number else []
         doc.add_text("title", _join(title))
-        doc.add_text("text", _join(text))
+        # Every searchable word, so that matching a query word reads one posting list.
+        doc.add_text("text", _join([*title, *number, *text]))
         doc.add_text("codes_title", _join(title_codes))
         doc.add_text("codes_text", _join(text_codes))
+        doc.add_text("pairs_title", _pairs(title))
+        doc.add_text("pairs_text", _pairs(text))
+        doc.add_text("prefixes_title", _prefixes(title))
+        doc.add_text("prefixes_text", _prefixes([*title, *number, *text]))
         if d.number:
-            number, _ = split_words(d.number)
             doc.add_text("number", _join(number))
             doc.add_text("number_key", number_key(d.number))
         doc.add_bytes("src", json.dumps(_source(d), ensure_ascii=False).encode())
@@ -318,38 +379,67 @@ class EmbeddedBackend:
         return await asyncio.to_thread(run)
 
     async def search(self, query: SearchQuery) -> SearchResults:
-        index = self._live()
-        return await asyncio.to_thread(self._search, index, query)
+        """Ranked hits, total and facet counts, from one consistent view of the index.
 
-    def _search(self, index: Any, query: SearchQuery) -> SearchResults:
-        searcher = index.searcher()
-        filters = self._filter_query(query.filters)
+        tantivy releases the GIL while it searches and aggregates, so counting the matches
+        (total and facets, one aggregation pass) runs in a second thread beside the ranked
+        search and the (Python) snippets: a query costs the longer of the two, not their sum.
+        """
+        searcher = self._live().searcher()
+        plan = self._plan(query)
+        everything = len(plan.words)
+        tally = asyncio.ensure_future(
+            asyncio.to_thread(self._tally, searcher, plan.matching(everything), query.facets)
+        )
+        try:
+            hits, count, needed = await asyncio.to_thread(self._ranked, searcher, plan, query)
+            total, facets = await tally
+        except BaseException:
+            tally.cancel()
+            raise
+        if needed < everything:  # the fallback matched fewer words
+            matching = plan.matching(needed)
+            total, facets = await asyncio.to_thread(self._tally, searcher, matching, query.facets)
+        return SearchResults(hits=hits, total=count if count is not None else total, facets=facets)
+
+    def _plan(self, query: SearchQuery) -> _Plan:
         query_words = words(query.q)
         prefix_last = last_word_is_prefix(query.q)
-        word_queries = [
+        plan_words = [
             self._word_query(w, prefix=prefix_last and n == len(query_words) - 1)
             for n, w in enumerate(query_words)
         ]
+        extras = self._bonus_queries(query_words, prefix_last) if plan_words else []
+        return _Plan(plan_words, extras, self._filter_query(query.filters), self._combine)
+
+    def _ranked(
+        self, searcher: Any, plan: _Plan, query: SearchQuery
+    ) -> tuple[list[Hit], int | None, int]:
+        """The page of hits, the total if this pass counted it, and how many query words
+        the matches have."""
         offset = (max(query.page, 1) - 1) * query.per_page
         limit = max(query.per_page, 1)  # tantivy refuses a limit of 0
-        order = "published_at" if query.sort is Sort.NEWEST or not word_queries else None
+        order = "published_at" if query.sort is Sort.NEWEST or not plan.words else None
 
         def run(q: Any) -> Any:
             return searcher.search(q, limit, count=True, order_by_field=order, offset=offset)
 
-        if not word_queries:
-            matching = filters if filters is not None else tantivy.Query.all_query()
-            result = run(matching)
-        else:
-            extras = self._bonus_queries(query_words, prefix_last)
-            needed = len(word_queries)
-            result = run(self._combine(word_queries, needed, extras, filters))
+        needed = len(plan.words)
+        result, count = None, None
+        if order is None and plan.has_best_bucket:
+            # Meilisearch's bucket sort: when the documents holding every word without a
+            # typo fill the page, nothing else can rank on it; the total comes from the
+            # count beside (`_tally`).
+            best = run(plan.best_bucket())
+            if best.count >= offset + limit:
+                result = best
+        if result is None:
+            result = run(plan.scored(needed))
             # No document has every word: fall back to those with the most words.
             while result.count == 0 and needed > 1:
                 needed -= 1
-                result = run(self._combine(word_queries, needed, extras, filters))
-            # The scoring extras never change which documents match: facets go without them.
-            matching = self._combine(word_queries, needed, [], filters)
+                result = run(plan.scored(needed))
+            count = result.count
         highlighter = Highlighter(query.q)
         hits = [
             _hit(json.loads(searcher.doc(address).get_first("src")), score, highlighter)
@@ -357,8 +447,7 @@ class EmbeddedBackend:
         ]
         if order is not None:
             hits = [replace(h, score=0.0) for h in hits]
-        facets = self._facets(searcher, matching, query.facets) if query.facets else {}
-        return SearchResults(hits=hits, total=result.count, facets=facets)
+        return hits, count, needed
 
     async def suggest(self, prefix: str, filters: Filters, limit: int) -> list[Suggestion]:
         """Title completions: every word in the title, the last one as a prefix."""
@@ -371,7 +460,7 @@ class EmbeddedBackend:
             return []
         prefix_last = last_word_is_prefix(prefix)
         word_queries = [
-            self._word_query(w, prefix=prefix_last and n == len(query_words) - 1, body=False)
+            self._word_query(w, prefix=prefix_last and n == len(query_words) - 1, body=False).scored
             for n, w in enumerate(query_words)
         ]
         full = self._combine(word_queries, len(word_queries), [], self._filter_query(filters))
@@ -394,64 +483,102 @@ class EmbeddedBackend:
 
     # -- query building ----------------------------------------------------------------
 
-    def _word_query(self, word: str, *, prefix: bool, body: bool = True) -> Any:
-        """One query word: the best-scoring of its possible matches (constant scores)."""
+    def _word_query(self, word: str, *, prefix: bool, body: bool = True) -> _Word:
+        """One query word: which documents it matches, and the score of its best match.
+
+        A plain word matches in one field (`text`, which holds every searchable word;
+        `title` for suggestions) with as many typos as it allows, so a query walks one
+        posting list per word. Its score is built from constant-score tiers: the match
+        itself scores the loosest tier, and optional clauses lift documents that match with
+        fewer typos, exactly, in the title, or by document number. Optional clauses only
+        look at the documents that already match, and mostly read short lists.
+        """
+        Q, s = tantivy.Query, self._schema
+        if is_compound(word):
+            return self._compound_query(word, prefix=prefix, body=body)
+        field = "text" if body else "title"
+        typos = allowed_typos(word)
+
+        def within(target: str, distance: int) -> Any:
+            if distance == 0 and not prefix:
+                return Q.term_query(s, target, word)
+            if distance == 0 and len(word) <= _SHORT_PREFIX and target in ("title", "text"):
+                # One term for every word beginning with `word`, `word` itself included.
+                return Q.term_query(s, f"prefixes_{target}", word)
+            return Q.fuzzy_term_query(
+                s, target, word, distance=distance, transposition_cost_one=True, prefix=prefix
+            )
+
+        base = _TYPO_TIER[typos] + (_EXACT_BONUS if typos == 0 and not prefix else 0.0)
+        match = within(field, typos)
+        typo_lifts: list[Any] = []
+        lifts: list[Any] = []
+        for fewer in range(typos - 1, -1, -1):  # fewer typos: the next tier up
+            typo_lifts.append(
+                Q.const_score_query(within(field, fewer), _TYPO_TIER[fewer] - _TYPO_TIER[fewer + 1])
+            )
+        if prefix:  # the whole word as typed beats a longer word it begins
+            lifts.append(Q.const_score_query(Q.term_query(s, field, word), _EXACT_BONUS))
+        if body:
+            lifts.append(Q.const_score_query(within("title", typos), _TITLE_BONUS))
+            if any(c.isdigit() for c in word):
+                lifts.append(Q.const_score_query(Q.term_query(s, "number", word), _NUMBER))
+            else:
+                lifts.append(Q.const_score_query(within("number", 0), _TITLE_BONUS))
+
+        def scoring(must: Any, score: float, optional: list[Any]) -> Any:
+            return Q.boolean_query(
+                [(tantivy.Occur.Must, Q.const_score_query(must, score))]
+                + [(tantivy.Occur.Should, q) for q in optional]
+            )
+
+        scored = scoring(match, base, [*typo_lifts, *lifts])
+        if any(c.isdigit() for c in word):
+            return _Word(match, scored, None)
+        # Without a typo: the typo tiers are the same for all, the other lifts stay.
+        best = scored if not typos else scoring(within(field, 0), _TYPO_TIER[0], lifts)
+        return _Word(match, scored, best)
+
+    def _compound_query(self, word: str, *, prefix: bool, body: bool) -> _Word:
+        """A word such as `3216/bhxh-tt`: the document number, the compound, its parts."""
         Q, s = tantivy.Query, self._schema
         subqueries: list[Any] = []
 
         def add(q: Any, score: float) -> None:
             subqueries.append(Q.const_score_query(q, score))
 
-        def exact_and_prefix(field: str, text: str, score: float) -> None:
-            add(Q.term_query(s, field, text), score + _EXACT_BONUS)
+        def exact_and_prefix(field: str, score: float) -> None:
+            add(Q.term_query(s, field, word), score + _EXACT_BONUS)
             if prefix:
-                add(Q.fuzzy_term_query(s, field, text, distance=0, prefix=True), score)
+                add(Q.fuzzy_term_query(s, field, word, distance=0, prefix=True), score)
 
-        if is_compound(word):
-            add(Q.term_query(s, "number_key", word), _NUMBER + _EXACT_BONUS)
-            if prefix:
-                add(Q.fuzzy_term_query(s, "number_key", word, distance=0, prefix=True), _NUMBER)
-            exact_and_prefix("codes_title", word, _TYPO_TIER[0] + _TITLE_BONUS)
-            if body:
-                exact_and_prefix("codes_text", word, _TYPO_TIER[0])
-                words_: list[str | tuple[int, str]] = list(parts(word))
-                phrase = Q.phrase_prefix_query if prefix else Q.phrase_query
-                add(phrase(s, "text", words_), _TYPO_TIER[0])
-            return Q.disjunction_max_query(subqueries)
-        if any(c.isdigit() for c in word):
-            add(Q.term_query(s, "number", word), _NUMBER)
-        else:
-            exact_and_prefix("number", word, _TYPO_TIER[0] + _TITLE_BONUS)
-        fields = [("title", _TITLE_BONUS), ("text", 0.0)] if body else [("title", _TITLE_BONUS)]
-        for field, bonus in fields:
-            exact_and_prefix(field, word, _TYPO_TIER[0] + bonus)
-            for typos in range(1, allowed_typos(word) + 1):
-                fuzzy = Q.fuzzy_term_query(
-                    s, field, word, distance=typos, transposition_cost_one=True, prefix=prefix
-                )
-                add(fuzzy, _TYPO_TIER[typos] + bonus)
-        return Q.disjunction_max_query(subqueries)
+        exact_and_prefix("number_key", _NUMBER)
+        exact_and_prefix("codes_title", _TYPO_TIER[0] + _TITLE_BONUS)
+        if body:
+            exact_and_prefix("codes_text", _TYPO_TIER[0])
+            words_: list[str | tuple[int, str]] = list(parts(word))
+            phrase = Q.phrase_prefix_query if prefix else Q.phrase_query
+            add(phrase(s, "text", words_), _TYPO_TIER[0])
+        query = Q.disjunction_max_query(subqueries)
+        return _Word(query, query, None)
 
     def _bonus_queries(self, query_words: list[str], prefix_last: bool) -> list[Any]:
-        """Optional scorers: the complete words as a phrase, and BM25 as a tie-break.
+        """Optional scorers: proximity, from the pairs of adjacent query words.
 
-        The word being typed stays out of the phrase: a phrase prefix expands to every term
-        with that prefix, which costs more than the whole rest of the query.
+        Like Meilisearch's proximity rule, it rewards documents where the query's words
+        stand next to each other, pair by pair; the pairs are indexed as terms
+        (`pairs_title`, `pairs_text`), so this costs a few term lookups instead of a phrase
+        query over the positions of the most common words. The word being typed stays out.
         """
         Q, s = tantivy.Query, self._schema
         complete = query_words[:-1] if prefix_last else query_words
-        plain: list[str | tuple[int, str]] = [w for w in complete if w.isalnum()]
+        pairs = [_pair(a, b) for a, b in itertools.pairwise(complete)]
+        pairs = [p for p in pairs if p is not None]
         extras: list[Any] = []
-        if len(plain) == len(complete) >= 2:
-            for field, bonus in (("title", _TITLE_BONUS), ("text", 0.0)):
-                phrase = Q.phrase_query(s, field, plain)
-                extras.append(Q.const_score_query(phrase, _PHRASE_BONUS + bonus))
-        tie_break = [
-            Q.term_query(s, f, w) for w in query_words if w.isalnum() for f in ("title", "text")
-        ]
-        if tie_break:
-            bm25 = Q.boolean_query([(tantivy.Occur.Should, q) for q in tie_break])
-            extras.append(Q.boost_query(bm25, _BM25_WEIGHT))
+        for pair in pairs:
+            for field, bonus in (("pairs_title", _TITLE_BONUS), ("pairs_text", 0.0)):
+                score = (_PHRASE_BONUS + bonus) / len(pairs)
+                extras.append(Q.const_score_query(Q.term_query(s, field, pair), score))
         return extras
 
     @staticmethod
@@ -481,17 +608,21 @@ class EmbeddedBackend:
         return Q.boolean_query(clauses) if clauses else None
 
     @staticmethod
-    def _facets(searcher: Any, query: Any, names: Sequence[str]) -> dict[str, dict[str, int]]:
-        """Value counts of each facet over every matching document (one aggregation pass)."""
-        spec = {
+    def _tally(
+        searcher: Any, query: Any, names: Sequence[str]
+    ) -> tuple[int, dict[str, dict[str, int]]]:
+        """How many documents match, and the value counts of each facet: one pass."""
+        spec: dict[str, Any] = {
             name: {"terms": {"field": name, "size": _FACET_SIZE, "segment_size": 65_000}}
             for name in names
         }
+        spec[_TOTAL] = {"value_count": {"field": "published_at"}}  # every document has one
         result = searcher.aggregate(query, spec)
-        return {
+        facets = {
             name: {str(b["key"]): int(b["doc_count"]) for b in result[name]["buckets"]}
             for name in names
         }
+        return int(result[_TOTAL]["value"]), facets
 
 
 def _add_all(writer: Any, docs: list[tuple[str, Any]]) -> None:
@@ -504,6 +635,21 @@ def _join(tokens: list[str]) -> str:
     if not tokens or max(map(len, tokens)) <= _MAX_TOKEN:  # the usual case, at C speed
         return " ".join(tokens)
     return " ".join(t for t in tokens if len(t) <= _MAX_TOKEN)
+
+
+def _pair(a: str, b: str) -> str | None:
+    """The term of two adjacent words (`_` never occurs inside a word), if both are plain."""
+    return f"{a}_{b}" if a.isalnum() and b.isalnum() else None
+
+
+def _prefixes(tokens: list[str]) -> str:
+    """The short beginnings of the words (see `_SHORT_PREFIX`), each once."""
+    distinct = set(tokens)
+    return " ".join({w[:n] for w in distinct for n in range(1, min(len(w), _SHORT_PREFIX) + 1)})
+
+
+def _pairs(tokens: list[str]) -> str:
+    return " ".join(f"{a}_{b}" for a, b in itertools.pairwise(tokens))
 
 
 def _utc(moment: datetime) -> datetime:
