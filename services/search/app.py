@@ -7,6 +7,7 @@ content through its outbox events, delivered to `/internal/events`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,8 +17,10 @@ from fastapi import FastAPI
 from services.common.app import service_app
 from services.search.api import internal, router
 from services.search.model import SearchBackend, SearchQuery
-from services.search.rebuild import ContentSource, Job
+from services.search.rebuild import ContentSource, Job, reindex_when_content_answers, start
 from services.search.settings import SearchSettings
+
+log = logging.getLogger(__name__)
 
 
 def make_backend(settings: SearchSettings) -> SearchBackend:
@@ -32,6 +35,15 @@ def make_backend(settings: SearchSettings) -> SearchBackend:
     from services.search.backends.embedded import EmbeddedBackend
 
     return EmbeddedBackend(settings.data_dir / "search")
+
+
+def refill(job: Job, backend: SearchBackend, source: ContentSource | None) -> None:
+    """Refill an index that started empty (a new index format) from content."""
+    if source is None:
+        log.warning("the search index is empty: set SEARCH_CONTENT_URL or run `portal reindex`")
+        return
+    log.info("refilling the search index from content")
+    start(job, "reindex", reindex_when_content_answers(backend, source, job))
 
 
 def create_app(
@@ -59,6 +71,8 @@ def create_app(
         token = settings.content_token.get_secret_value() if settings.content_token else None
         app.state.content_source = ContentSource(client, token) if client else None
         await chosen.open()
+        if chosen.rebuild_needed:
+            refill(app.state.job, chosen, app.state.content_source)
         try:
             yield
         finally:

@@ -118,6 +118,9 @@ class Suggestion:
 class SearchBackend(Protocol):
     """What every backend does; the contract suite in tests/search holds them to it."""
 
+    rebuild_needed: bool
+    """Set by `open()` when the stored index could not be used and started empty."""
+
     async def open(self) -> None:
         """Create or connect the index (idempotent)."""
 

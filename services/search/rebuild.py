@@ -131,6 +131,22 @@ async def reconcile(backend: SearchBackend, source: ContentSource, job: Job) -> 
     job.removed = len(extra)
 
 
+async def reindex_when_content_answers(
+    backend: SearchBackend, source: ContentSource, job: Job, *, attempts: int = 6
+) -> None:
+    """`reindex`, retried with backoff (1, 2, 4… s) while content is not answering yet:
+    a service refilling its index at start may come up before content does."""
+    for attempt in range(attempts):
+        try:
+            await reindex(backend, source, job)
+            return
+        except httpx.HTTPError:
+            if attempt == attempts - 1:
+                raise
+            log.warning("content is not answering; retrying the reindex", exc_info=True)
+            await asyncio.sleep(2**attempt)
+
+
 def start(job: Job, kind: str, work: Any) -> None:
     """Run `work` (a coroutine) as the job in the background."""
     job.kind, job.state, job.error = kind, "running", None
@@ -151,4 +167,12 @@ def start(job: Job, kind: str, work: Any) -> None:
     job.task = asyncio.create_task(run())
 
 
-__all__ = ["ContentSource", "Job", "key_of", "reconcile", "reindex", "start"]
+__all__ = [
+    "ContentSource",
+    "Job",
+    "key_of",
+    "reconcile",
+    "reindex",
+    "reindex_when_content_answers",
+    "start",
+]

@@ -133,3 +133,63 @@ def ghost_of(hit, *, key: str, id: str) -> SearchDocument:
         published_at=hit.published_at,
         version=1,
     )
+
+
+class TestOlderIndexFormat:
+    """An index written by an older release is replaced, and refilled from content."""
+
+    @staticmethod
+    def plant_old_index(path) -> None:
+        import tantivy
+
+        path.mkdir(parents=True)
+        schema = tantivy.SchemaBuilder()
+        schema.add_text_field("key", stored=True)
+        old = path / "index-0123456789abcdef"
+        old.mkdir()
+        index = tantivy.Index(schema.build(), path=str(old))
+        writer = index.writer()
+        writer.add_document(tantivy.Document(key="article:old"))
+        writer.commit()
+        writer.wait_merging_threads()
+        (path / "CURRENT").write_text(old.name)
+
+    async def test_the_backend_starts_empty_and_says_so(self, tmp_path):
+        self.plant_old_index(tmp_path / "search")
+        backend = EmbeddedBackend(tmp_path / "search")
+        await backend.open()
+        try:
+            assert backend.rebuild_needed
+            assert (await backend.search(SearchQuery())).total == 0
+            assert [p.name for p in (tmp_path / "search").glob("index-*")] == [
+                (tmp_path / "search" / "CURRENT").read_text()
+            ]
+        finally:
+            await backend.close()
+        reopened = EmbeddedBackend(tmp_path / "search")
+        await reopened.open()
+        assert not reopened.rebuild_needed
+        await reopened.close()
+
+    async def test_the_service_refills_it_from_content(self, content_app, db, tmp_path):
+        await make_portal(db, "phu-yen")
+        category = await make_category(db, "phu-yen")
+        people = {
+            r: await make_user(content_app, db, roles={"phu-yen": r})
+            for r in ("contributor", "editor", "approver")
+        }
+        to_content = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=content_app), base_url="http://content"
+        )
+        p = {"content": to_content, "people": people}
+        await publish(p, "/v1/portals/phu-yen/articles", good_article(category.id))
+        self.plant_old_index(tmp_path / "search")
+        search = create_search(SearchSettings(data_dir=tmp_path), content=to_content)
+        async with search.router.lifespan_context(search):
+            job = search.state.job
+            assert job.kind == "reindex"
+            await asyncio.wait_for(job.task, 30)
+            assert job.state == "done", job.error
+            found = await search.state.backend.search(SearchQuery())
+            assert found.total == 1
+        await to_content.aclose()

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -59,7 +60,12 @@ from services.search.normalize import (
     words,
 )
 
+log = logging.getLogger(__name__)
+
 CURRENT = "CURRENT"
+# The layout of the fields below. An index written in another format is not opened: the
+# backend starts an empty one and says so (`rebuild_needed`), and the service refills it.
+INDEX_FORMAT = 2
 _FACET_TEXT_FIELDS = ("portal", "type", "category", "doc_type", "issuer", "locale")
 _MAX_TOKEN = 64
 _FACET_SIZE = 100  # values returned per facet, as Meilisearch's maxValuesPerFacet
@@ -159,6 +165,7 @@ class EmbeddedBackend:
         self._lock = asyncio.Lock()  # one writer per index
         self._rebuild_lock = asyncio.Lock()
         self._replay: list[tuple[str, Any]] | None = None  # writes during replace_all
+        self.rebuild_needed = False
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -172,12 +179,20 @@ class EmbeddedBackend:
         self.path.mkdir(parents=True, exist_ok=True)
         current = self.path / CURRENT
         name = current.read_text().strip() if current.exists() else ""
+        if name and (self.path / name).is_dir() and not name.startswith(_dir_prefix()):
+            log.warning(
+                "search index %s is in an older format; starting an empty one "
+                "(it is refilled from content, or run `portal reindex`)",
+                self.path / name,
+            )
+            self.rebuild_needed = True
+            name = ""
         if not name or not (self.path / name).is_dir():
             name = self._new_dir_name()
             (self.path / name).mkdir()
             tantivy.Index(self._schema, path=str(self.path / name))
             self._point_to(name)
-        for stale in self.path.glob("index-*"):  # a build that died half-way
+        for stale in self.path.glob("index-*"):  # a build that died half-way, an old format
             if stale.name != name:
                 shutil.rmtree(stale, ignore_errors=True)
         self._index = tantivy.Index(self._schema, path=str(self.path / name), reuse=True)
@@ -191,7 +206,7 @@ class EmbeddedBackend:
 
     @staticmethod
     def _new_dir_name() -> str:
-        return f"index-{uuid.uuid4().hex}"
+        return f"{_dir_prefix()}{uuid.uuid4().hex}"
 
     def _point_to(self, name: str) -> None:
         tmp = self.path / f"{CURRENT}.tmp"
@@ -623,6 +638,10 @@ class EmbeddedBackend:
             for name in names
         }
         return int(result[_TOTAL]["value"]), facets
+
+
+def _dir_prefix() -> str:
+    return f"index-v{INDEX_FORMAT}-"
 
 
 def _add_all(writer: Any, docs: list[tuple[str, Any]]) -> None:

@@ -307,6 +307,8 @@ class MeiliBackend:
         self.staging_uid = f"{self.uid}_next"
         self.task_timeout = task_timeout
         self._client: AsyncClient | None = None
+        # Settings are (re)applied on open and Meilisearch re-indexes by itself.
+        self.rebuild_needed = False
 
     @property
     def client(self) -> AsyncClient:
