@@ -31,9 +31,10 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -224,10 +225,11 @@ class EmbeddedBackend:
         """Add or replace documents by key, in one commit; visible to the next search."""
         if not documents:
             return
-        prepared = [self._to_tantivy(d) for d in documents]
+        prepared: list[tuple[str, Any]] = []
         async with self._lock:
             self._live()
-            await asyncio.to_thread(self._write, self._writer, self._index, prepared, ())
+            docs = self._prepared(documents, prepared)
+            await asyncio.to_thread(self._write, self._writer, self._index, docs, ())
             if self._replay is not None:
                 self._replay.append(("upsert", prepared))
 
@@ -265,6 +267,17 @@ class EmbeddedBackend:
             writer.add_document(doc)
         writer.commit()
         index.reload()
+
+    def _prepared(
+        self, documents: Sequence[SearchDocument], keep: list[tuple[str, Any]]
+    ) -> Iterator[tuple[str, Any]]:
+        """Documents for tantivy, made one at a time as the writer takes them (in the
+        writer's thread): tantivy indexes each on its own threads while Python makes the
+        next one, instead of waiting for the whole batch. Each is also kept in `keep`."""
+        for d in documents:
+            item = self._to_tantivy(d)
+            keep.append(item)
+            yield item
 
     def _to_tantivy(self, d: SearchDocument) -> tuple[str, Any]:
         doc = tantivy.Document()
@@ -326,9 +339,9 @@ class EmbeddedBackend:
                 writer = index.writer(self._writer_heap, self._writer_threads)
                 count = 0
                 async for batch in batches:
-                    prepared = [self._to_tantivy(d) for d in batch]
-                    await asyncio.to_thread(_add_all, writer, prepared)
-                    count += len(prepared)
+                    docs = self._prepared(batch, [])
+                    await asyncio.to_thread(_add_all, writer, docs)
+                    count += len(batch)
                     if progress is not None:
                         progress(count)
                 await asyncio.to_thread(writer.commit)
@@ -644,7 +657,7 @@ def _dir_prefix() -> str:
     return f"index-v{INDEX_FORMAT}-"
 
 
-def _add_all(writer: Any, docs: list[tuple[str, Any]]) -> None:
+def _add_all(writer: Any, docs: Iterable[tuple[str, Any]]) -> None:
     for key, doc in docs:
         writer.delete_documents_by_term("key", key)
         writer.add_document(doc)
@@ -662,13 +675,17 @@ def _pair(a: str, b: str) -> str | None:
 
 
 def _prefixes(tokens: list[str]) -> str:
-    """The short beginnings of the words (see `_SHORT_PREFIX`), each once."""
+    """The short beginnings of the words (see `_SHORT_PREFIX`), each once.
+
+    `w[:3]` of a shorter word is the word itself, which is right: `xa` begins `xa`.
+    """
     distinct = set(tokens)
-    return " ".join({w[:n] for w in distinct for n in range(1, min(len(w), _SHORT_PREFIX) + 1)})
+    heads = (map(itemgetter(slice(0, n)), distinct) for n in range(1, _SHORT_PREFIX + 1))
+    return " ".join(set().union(*heads))
 
 
 def _pairs(tokens: list[str]) -> str:
-    return " ".join(f"{a}_{b}" for a, b in itertools.pairwise(tokens))
+    return " ".join(map("_".join, itertools.pairwise(tokens)))
 
 
 def _utc(moment: datetime) -> datetime:
