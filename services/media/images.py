@@ -1,0 +1,209 @@
+"""Images with Pillow: check, clean (no EXIF/GPS, orientation applied) and resize.
+
+Everything here is synchronous and CPU-bound; the service runs it in a worker thread.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from services.common.i18n import Msg
+from services.media.errors import BrokenFile
+from services.media.sniff import FileType
+
+# Maximum width of each rendition; `thumb` is a square cropped around the focal point.
+RENDITIONS = {"thumb": 160, "small": 480, "medium": 960, "large": 1600}
+FORMATS = {"webp": "image/webp", "jpeg": "image/jpeg"}
+_HOSTILE = re.compile(
+    rb"<\?php|<script|<html|<svg|<iframe|<body|PK\x03\x04|PK\x05\x06", re.IGNORECASE
+)
+_PIL_FORMAT = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP", "image/gif": "GIF"}
+
+
+@dataclass(frozen=True)
+class CleanImage:
+    data: bytes
+    width: int
+    height: int
+
+
+def _broken(vi: str, en: str) -> BrokenFile:
+    return BrokenFile(Msg(vi, en))
+
+
+def _check_no_trailer(data: bytes, mime: str) -> None:
+    """Bytes after the image's own end are how polyglots hide a second file."""
+    extra = b""
+    if mime == "image/jpeg":
+        end = data.rfind(b"\xff\xd9")
+        if end < 0:
+            raise _broken("JPEG bị cắt cụt (thiếu điểm kết thúc).", "The JPEG is truncated.")
+        extra = data[end + 2 :]
+    elif mime == "image/png":
+        end = data.rfind(b"IEND")
+        extra = data[end + 8 :] if end >= 0 else b""
+        if end < 0:
+            raise _broken("PNG bị cắt cụt (thiếu IEND).", "The PNG is truncated (no IEND).")
+    elif mime == "image/gif":
+        if not data.rstrip(b"\x00").endswith(b"\x3b"):
+            raise _broken(
+                "GIF có dữ liệu lạ sau điểm kết thúc.", "The GIF has data after its trailer."
+            )
+    elif mime == "image/webp":
+        declared = int.from_bytes(data[4:8], "little") + 8
+        if declared != len(data) and declared + 1 != len(data):
+            raise _broken(
+                "WebP có kích thước khai báo sai hoặc dữ liệu thừa.",
+                "The WebP's declared size does not match the file.",
+            )
+    if extra.strip(b"\x00"):
+        raise _broken(
+            "Ảnh có dữ liệu lạ phía sau (tệp đa định dạng).",
+            "The image has data after its end (a polyglot file).",
+        )
+
+
+def clean_image(path: Path, found: FileType, *, max_pixels: int) -> CleanImage:
+    """The image re-encoded without metadata, orientation applied; refuses broken,
+    hostile or oversized (decompression bomb) images with 422."""
+    data = path.read_bytes()
+    hostile = _HOSTILE.search(data)
+    if hostile:
+        raise BrokenFile(
+            Msg(
+                "Ảnh chứa mã hoặc tệp khác ẩn bên trong ({m}).",
+                "The image hides code or another file inside ({m}).",
+            ).format(m=hostile.group(0)[:8].decode("latin-1"))
+        )
+    _check_no_trailer(data, found.mime)
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            _check_pixels(probe, max_pixels)
+            if probe.format != _PIL_FORMAT[found.mime]:
+                raise _broken("Nội dung ảnh không khớp định dạng.", "The image format is wrong.")
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            return _reencode(image, found.mime)
+    except BrokenFile:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise _bomb() from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise BrokenFile(
+            Msg(
+                "Ảnh hỏng hoặc bị cắt cụt ({e}).", "The image is corrupt or truncated ({e})."
+            ).format(e=str(exc)[:120])
+        ) from exc
+
+
+def _bomb() -> BrokenFile:
+    return _broken(
+        "Ảnh có số điểm ảnh quá lớn (bom giải nén).",
+        "The image has too many pixels (a decompression bomb).",
+    )
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    frames = getattr(image, "n_frames", 1)
+    if image.width * image.height > max_pixels or image.width * image.height * frames > (
+        max_pixels * 4
+    ):
+        raise _bomb()
+
+
+def _reencode(image: Image.Image, mime: str) -> CleanImage:
+    out = io.BytesIO()
+    icc = image.info.get("icc_profile")
+    if getattr(image, "n_frames", 1) > 1:
+        # Animated GIF/WebP: frames are kept; no EXIF is written.
+        image.save(out, format=_PIL_FORMAT[mime], save_all=True, optimize=False)
+        return CleanImage(out.getvalue(), image.width, image.height)
+    upright = ImageOps.exif_transpose(image)
+    options: dict[str, object] = {"icc_profile": icc} if icc else {}
+    if mime == "image/jpeg":
+        if upright.mode not in {"RGB", "L", "CMYK"}:
+            upright = upright.convert("RGB")
+        upright.save(out, format="JPEG", quality=92, **options)
+    elif mime == "image/webp":
+        upright.save(out, format="WEBP", quality=90, **options)
+    elif mime == "image/png":
+        upright.save(out, format="PNG", **options)
+    else:
+        upright.save(out, format="GIF")
+    return CleanImage(out.getvalue(), upright.width, upright.height)
+
+
+def _crop_square(image: Image.Image, focal: tuple[float, float]) -> Image.Image:
+    side = min(image.width, image.height)
+    cx, cy = focal[0] * image.width, focal[1] * image.height
+    left = int(min(max(cx - side / 2, 0), image.width - side))
+    top = int(min(max(cy - side / 2, 0), image.height - side))
+    return image.crop((left, top, left + side, top + side))
+
+
+def _encode(image: Image.Image, fmt: str) -> bytes:
+    out = io.BytesIO()
+    if fmt == "webp":
+        image.save(out, format="WEBP", quality=80, method=4)
+    else:
+        if image.mode != "RGB":
+            flat = Image.new("RGB", image.size, (255, 255, 255))
+            flat.paste(image, mask=image.getchannel("A") if "A" in image.getbands() else None)
+            image = flat
+        image.save(out, format="JPEG", quality=82, progressive=True)
+    return out.getvalue()
+
+
+def make_renditions(
+    data: bytes, focal: tuple[float, float] | None = None
+) -> dict[tuple[str, str], bytes]:
+    """Every rendition in every format of a clean image: {(name, "webp"|"jpeg"): bytes}.
+
+    Never upscales. A JPEG is decoded at a reduced scale (`draft`) big enough for the
+    largest rendition; each smaller size is resized from the previous one.
+    """
+    focal = focal or (0.5, 0.5)
+    with Image.open(io.BytesIO(data)) as opened:
+        largest = RENDITIONS["large"]
+        if opened.format == "JPEG" and opened.width > largest:
+            opened.draft("RGB", (largest, max(1, largest * opened.height // opened.width)))
+        opened.seek(0)
+        source = opened.convert("RGBA" if _has_alpha(opened) else "RGB")
+    out: dict[tuple[str, str], bytes] = {}
+    current = source
+    for name in ("large", "medium", "small"):
+        width = min(RENDITIONS[name], current.width)
+        if width < current.width:
+            height = max(1, round(current.height * width / current.width))
+            current = current.resize((width, height), Image.Resampling.LANCZOS, reducing_gap=3.0)
+        for fmt in FORMATS:
+            out[name, fmt] = _encode(current, fmt)
+    square = _crop_square(current, focal)
+    side = min(RENDITIONS["thumb"], square.width)
+    thumb = square.resize((side, side), Image.Resampling.LANCZOS)
+    for fmt in FORMATS:
+        out["thumb", fmt] = _encode(thumb, fmt)
+    return out
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in {"RGBA", "LA", "PA"} or (
+        image.mode == "P" and "transparency" in image.info
+    )
+
+
+def poster_from_frame(data: bytes) -> bytes:
+    """A JPEG poster (at most 1600 wide) from one decoded video frame."""
+    with Image.open(io.BytesIO(data)) as frame:
+        frame.load()
+        image = frame.convert("RGB")
+    image.thumbnail((1600, 1600), Image.Resampling.LANCZOS)
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=85)
+    return out.getvalue()

@@ -1,0 +1,521 @@
+"""The rules of the media service: who may do what, and how an upload becomes an asset.
+
+No FastAPI here: the router parses requests and calls these functions with the session.
+An upload is checked completely (type, structure, images re-encoded, renditions made)
+before anything is stored; storage writes happen before the database row is flushed and
+are deleted again if anything fails, so a refused or failed upload leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.errors import FieldError, Unprocessable
+from services.common.i18n import Msg
+from services.common.security import Principal
+from services.media import repository as repo
+from services.media.av import AvTools, probe
+from services.media.errors import MediaInUse, MediaNotFound, NotPortalMember
+from services.media.images import FORMATS, RENDITIONS, clean_image, make_renditions
+from services.media.models import MediaAsset, UsageItem, new_id, utcnow
+from services.media.schemas import (
+    Alt,
+    Caption,
+    Credit,
+    FocalPoint,
+    MediaRead,
+    MediaUpdate,
+    Renditions,
+    UsageRead,
+    UsageUpdate,
+)
+from services.media.settings import MediaSettings
+from services.media.sniff import (
+    MP3,
+    MP4,
+    PDF,
+    WEBM,
+    ZIP_DOCUMENTS,
+    FileType,
+    check_mp3,
+    check_mp4,
+    check_name,
+    check_pdf,
+    check_webm,
+    check_zip_document,
+    clean_filename,
+)
+from services.media.storage import Storage
+from services.media.upload import Upload
+
+PREFIX = "/v1/media"
+
+
+@dataclass(frozen=True)
+class MediaContext:
+    """What the rules need besides the session."""
+
+    storage: Storage
+    settings: MediaSettings
+    tools: AvTools
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.settings.data_dir / "media-uploads"
+
+
+# --- keys and URLs -----------------------------------------------------------------------
+
+
+def original_key(asset: MediaAsset) -> str:
+    return f"o/{asset.id}.{asset.ext}"
+
+
+def rendition_key(media_id: str, name: str, fmt: str) -> str:
+    return f"r/{media_id}/{name}.{fmt}"
+
+
+def poster_key(media_id: str) -> str:
+    return f"p/{media_id}.jpg"
+
+
+def all_keys(asset: MediaAsset) -> list[str]:
+    keys = [original_key(asset)]
+    if asset.kind == "image":
+        keys += [rendition_key(asset.id, n, f) for n in RENDITIONS for f in FORMATS]
+    if asset.has_poster:
+        keys.append(poster_key(asset.id))
+    return keys
+
+
+def focal_of(asset: MediaAsset) -> tuple[float, float] | None:
+    if asset.focal_x is None or asset.focal_y is None:
+        return None
+    return (asset.focal_x, asset.focal_y)
+
+
+def rendition_version(asset: MediaAsset) -> str:
+    """Changes exactly when the renditions do (new bytes or a new focal point)."""
+    seed = f"{asset.stored_sha256}:{asset.focal_x}:{asset.focal_y}"
+    return hashlib.sha256(seed.encode()).hexdigest()[:16]
+
+
+def present(asset: MediaAsset, *, public: bool, users: list[UsageItem] | None) -> MediaRead:
+    """The API view of an asset; `users` only for members of its portal."""
+    base = f"{PREFIX}/{asset.id}"
+    renditions = None
+    if asset.kind == "image":
+        v = rendition_version(asset)
+        renditions = Renditions(**{name: f"{base}/renditions/{name}?v={v}" for name in RENDITIONS})
+    focal = focal_of(asset)
+    return MediaRead(
+        id=asset.id,
+        portal=asset.portal_id,
+        kind=asset.kind,
+        mime=asset.mime,
+        size=asset.size,
+        sha256=asset.sha256,
+        name=asset.original_name,
+        width=asset.width,
+        height=asset.height,
+        duration=asset.duration,
+        caption=asset.caption,
+        credit=asset.credit,
+        alt=asset.alt,
+        focal=FocalPoint(x=focal[0], y=focal[1]) if focal else None,
+        url=f"{base}/file",
+        renditions=renditions,
+        poster=f"{base}/poster" if asset.has_poster else None,
+        public=public,
+        usable_as_featured=asset.kind == "image" and bool(asset.alt),
+        used_by=None
+        if users is None
+        else [
+            UsageRead(item_id=u.item_id, portal=u.portal_id, published=u.published) for u in users
+        ],
+        created_at=asset.created_at,
+        updated_at=asset.updated_at,
+    )
+
+
+# --- who may do what ---------------------------------------------------------------------
+
+
+def is_member(principal: Principal | None, portal: str) -> bool:
+    return principal is not None and (
+        principal.is_superadmin or principal.role_in(portal) is not None
+    )
+
+
+def _not_member(portal: str) -> NotPortalMember:
+    return NotPortalMember(
+        Msg(
+            "Bạn không thuộc cổng thông tin '{p}'.", "You are not a member of portal '{p}'."
+        ).format(p=portal)
+    )
+
+
+def not_found(media_id: str) -> MediaNotFound:
+    return MediaNotFound(
+        Msg("Không có tệp '{i}'.", "There is no media '{i}'.").format(i=media_id[:64])
+    )
+
+
+async def visible(
+    session: AsyncSession, principal: Principal | None, media_id: str
+) -> tuple[MediaAsset, bool]:
+    """The asset and whether it is public; 404 for a draft asset of another portal."""
+    asset = await repo.get(session, media_id)
+    if asset is None:
+        raise not_found(media_id)
+    public = await repo.is_public(session, asset.id)
+    if not public and not is_member(principal, asset.portal_id):
+        raise not_found(media_id)
+    return asset, public
+
+
+async def view(session: AsyncSession, asset: MediaAsset, *, member: bool) -> MediaRead:
+    """The API view of an asset, its users included for members of its portal."""
+    public = await repo.is_public(session, asset.id)
+    users = await repo.users_of(session, asset.id) if member else None
+    return present(asset, public=public, users=users)
+
+
+async def read(session: AsyncSession, principal: Principal | None, media_id: str) -> MediaRead:
+    """One asset's metadata (with its users for members of its portal)."""
+    asset, public = await visible(session, principal, media_id)
+    users = (
+        await repo.users_of(session, asset.id) if is_member(principal, asset.portal_id) else None
+    )
+    return present(asset, public=public, users=users)
+
+
+async def list_assets(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    portal: str,
+    kind: str | None,
+    after: tuple[Any, str] | None,
+    limit: int,
+) -> list[MediaAsset]:
+    """A portal's media library, newest first (members only)."""
+    if not is_member(principal, portal):
+        raise _not_member(portal)
+    return await repo.page(session, portal=portal, kind=kind, after=after, limit=limit)
+
+
+# --- upload ------------------------------------------------------------------------------
+
+
+@dataclass
+class _Checked:
+    found: FileType
+    original: bytes | None = None  # images: the cleaned bytes; others: the upload file
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    poster: bytes | None = None
+    renditions: dict[tuple[str, str], bytes] = field(default_factory=dict)
+
+
+def _text_fields(fields: Mapping[str, str]) -> dict[str, Any]:
+    """The form's caption/credit/alt/focal, validated like the JSON API's."""
+    errors: list[FieldError] = []
+    values: dict[str, Any] = {}
+    for name, kind in (("caption", Caption), ("credit", Credit), ("alt", Alt)):
+        if name in fields:
+            try:
+                values[name] = TypeAdapter(kind).validate_python(fields[name]) or None
+            except ValidationError:
+                errors.append(
+                    FieldError(f"body.{name}", Msg("Giá trị quá dài.", "Too long."), "too_long")
+                )
+    if "focal_x" in fields or "focal_y" in fields:
+        try:
+            focal = FocalPoint(x=fields.get("focal_x"), y=fields.get("focal_y"))
+            values["focal"] = (focal.x, focal.y)
+        except ValidationError:
+            errors.append(
+                FieldError(
+                    "body.focal_x",
+                    Msg(
+                        "focal_x và focal_y là hai số từ 0 đến 1.",
+                        "focal_x and focal_y are both numbers from 0 to 1.",
+                    ),
+                )
+            )
+    if errors:
+        raise Unprocessable(
+            Msg("Dữ liệu kèm tệp không hợp lệ.", "The form fields are invalid."), errors=errors
+        )
+    return values
+
+
+def _check(path: Path, found: FileType, ctx: MediaContext, focal: Any) -> _Checked:
+    """Everything about the file's bytes (runs in a worker thread)."""
+    settings = ctx.settings
+    if found.kind == "image":
+        clean = clean_image(path, found, max_pixels=settings.max_image_pixels)
+        return _Checked(
+            found,
+            original=clean.data,
+            width=clean.width,
+            height=clean.height,
+            renditions=make_renditions(clean.data, focal),
+        )
+    if found is PDF:
+        check_pdf(path)
+        return _Checked(found)
+    if found in ZIP_DOCUMENTS:
+        return _Checked(found)
+    structural = {MP4: check_mp4, WEBM: check_webm, MP3: check_mp3}[found]
+    structural(path)
+    info = probe(path, found.kind, ctx.tools)
+    if info is None:
+        return _Checked(found)
+    return _Checked(
+        found, width=info.width, height=info.height, duration=info.duration, poster=info.poster
+    )
+
+
+async def create(
+    session: AsyncSession, ctx: MediaContext, principal: Principal, upload: Upload
+) -> tuple[MediaAsset, bool]:
+    """Store an upload as a new asset, or return the portal's asset with the same bytes
+    (`created` is False then). Nothing is left behind when it is refused."""
+    try:
+        portal = upload.fields.get("portal", "").strip()
+        if not portal:
+            raise Unprocessable(
+                Msg("Thiếu cổng thông tin.", "The portal is missing."),
+                errors=[FieldError("body.portal", Msg("Bắt buộc.", "Required."), "missing")],
+            )
+        if not is_member(principal, portal):
+            raise _not_member(portal)
+        name = clean_filename(upload.filename)
+        found = upload.found
+        if found.kind == "document" and found in ZIP_DOCUMENTS:
+            found = await anyio.to_thread.run_sync(
+                lambda: check_zip_document(
+                    upload.path, max_uncompressed=ctx.settings.max_zip_uncompressed_bytes
+                )
+            )
+        check_name(name, found)
+        values = _text_fields(upload.fields)
+        existing = await repo.by_sha(session, portal, upload.sha256)
+        if existing is not None:
+            return existing, False
+        checked = await anyio.to_thread.run_sync(
+            _check, upload.path, found, ctx, values.get("focal")
+        )
+        return await _store(session, ctx, principal, upload, portal, name, checked, values)
+    finally:
+        upload.discard()
+
+
+async def _store(
+    session: AsyncSession,
+    ctx: MediaContext,
+    principal: Principal,
+    upload: Upload,
+    portal: str,
+    name: str,
+    checked: _Checked,
+    values: dict[str, Any],
+) -> tuple[MediaAsset, bool]:
+    found = checked.found
+    focal = values.get("focal")
+    asset = MediaAsset(
+        id=new_id(),
+        portal_id=portal,
+        kind=found.kind,
+        mime=found.mime,
+        ext=found.ext,
+        size=len(checked.original) if checked.original is not None else upload.size,
+        sha256=upload.sha256,
+        stored_sha256=hashlib.sha256(checked.original).hexdigest()
+        if checked.original is not None
+        else upload.sha256,
+        original_name=name,
+        width=checked.width,
+        height=checked.height,
+        duration=checked.duration,
+        has_poster=checked.poster is not None,
+        focal_x=focal[0] if focal else None,
+        focal_y=focal[1] if focal else None,
+        caption=values.get("caption"),
+        credit=values.get("credit"),
+        alt=values.get("alt"),
+        uploaded_by=principal.subject,
+        created_at=utcnow(),
+        updated_at=utcnow(),
+    )
+    storage = ctx.storage
+    written: list[str] = []
+    try:
+        key = original_key(asset)
+        written.append(key)
+        if checked.original is not None:
+            await storage.put_bytes(key, checked.original, content_type=found.mime)
+        else:
+            await storage.put_file(key, upload.path, content_type=found.mime)
+        for (rendition, fmt), data in checked.renditions.items():
+            written.append(rendition_key(asset.id, rendition, fmt))
+            await storage.put_bytes(written[-1], data, content_type=FORMATS[fmt])
+        if checked.poster is not None:
+            written.append(poster_key(asset.id))
+            await storage.put_bytes(written[-1], checked.poster, content_type="image/jpeg")
+        try:
+            async with session.begin_nested():
+                session.add(asset)
+        except IntegrityError:
+            # The same bytes were stored for this portal meanwhile: theirs wins.
+            existing = await repo.by_sha(session, portal, upload.sha256)
+            if existing is None:
+                raise
+            await _delete_keys(storage, written)
+            return existing, False
+    except BaseException:
+        await _delete_keys(storage, written)
+        raise
+    return asset, True
+
+
+async def _delete_keys(storage: Storage, keys: list[str]) -> None:
+    for key in keys:
+        await storage.delete(key)
+
+
+# --- changes -----------------------------------------------------------------------------
+
+
+async def _writable(
+    session: AsyncSession, principal: Principal, media_id: str, *, admin: bool
+) -> MediaAsset:
+    asset, _public = await visible(session, principal, media_id)
+    portal = asset.portal_id
+    if not is_member(principal, portal):
+        raise _not_member(portal)
+    if admin and not (principal.is_superadmin or principal.role_in(portal) == "admin"):
+        raise NotPortalMember(
+            Msg(
+                "Chỉ quản trị cổng '{p}' được xoá tệp.",
+                "Only an admin of portal '{p}' may delete media.",
+            ).format(p=portal)
+        )
+    return asset
+
+
+async def update(
+    session: AsyncSession,
+    ctx: MediaContext,
+    principal: Principal,
+    media_id: str,
+    changes: MediaUpdate,
+) -> MediaRead:
+    """Change caption, credit, alt text or focal point (members of its portal)."""
+    asset = await _writable(session, principal, media_id, admin=False)
+    given = changes.model_fields_set
+    for name in ("caption", "credit", "alt"):
+        if name in given:
+            setattr(asset, name, getattr(changes, name) or None)
+    if "focal" in given:
+        focal = changes.focal
+        new = (focal.x, focal.y) if focal else (None, None)
+        if new != (asset.focal_x, asset.focal_y):
+            asset.focal_x, asset.focal_y = new
+            if asset.kind == "image":
+                await _rerender(ctx, asset)
+    asset.updated_at = utcnow()
+    await session.flush()
+    public = await repo.is_public(session, asset.id)
+    return present(asset, public=public, users=await repo.users_of(session, asset.id))
+
+
+async def _rerender(ctx: MediaContext, asset: MediaAsset) -> None:
+    original = await ctx.storage.read(original_key(asset))
+    renditions = await anyio.to_thread.run_sync(make_renditions, original, focal_of(asset))
+    for (name, fmt), data in renditions.items():
+        await ctx.storage.put_bytes(
+            rendition_key(asset.id, name, fmt), data, content_type=FORMATS[fmt]
+        )
+
+
+async def delete(
+    session: AsyncSession, ctx: MediaContext, principal: Principal, media_id: str
+) -> None:
+    """Delete an asset (portal admins); refused while content uses it."""
+    asset = await _writable(session, principal, media_id, admin=True)
+    users = await repo.users_of(session, asset.id)
+    if users:
+        raise MediaInUse(
+            Msg(
+                "Tệp đang được dùng bởi {n} mục ({i}); gỡ khỏi các mục đó trước.",
+                "The media is used by {n} item(s) ({i}); remove it from them first.",
+            ).format(n=len(users), i=", ".join(u.item_id for u in users[:10]))
+        )
+    keys = all_keys(asset)
+    await repo.remove(session, asset)
+    await _delete_keys(ctx.storage, keys)
+
+
+# --- usage by content --------------------------------------------------------------------
+
+
+async def set_usage(session: AsyncSession, item_id: str, usage: UsageUpdate) -> bool:
+    """Record what an item uses; an older version than the one held is ignored."""
+    held = await repo.usage_item(session, item_id)
+    if held is not None and held.version > usage.version:
+        return False
+    await repo.set_usage(
+        session,
+        item_id=item_id,
+        portal=usage.portal,
+        version=usage.version,
+        published=usage.published,
+        media_ids=usage.media_ids,
+    )
+    return True
+
+
+_MEDIA_LINK = re.compile(r"/v1/media/([A-Za-z0-9_-]{1,64})")
+
+
+def usage_from_event(event: Mapping[str, Any]) -> tuple[str, UsageUpdate] | None:
+    """Content's outbox event as a usage record (None for events about nothing we track)."""
+    topic = str(event.get("topic", ""))
+    action = topic.rpartition(".")[2]
+    if action not in {"published", "updated", "unpublished"}:
+        return None
+    payload = event.get("payload")
+    if not isinstance(payload, dict):
+        raise Unprocessable(Msg("Sự kiện thiếu payload.", "The event has no payload."))
+    ids: set[str] = set()
+    featured = payload.get("featured_media")
+    if isinstance(featured, dict) and featured.get("id"):
+        ids.add(str(featured["id"]))
+    ids.update(str(a) for a in payload.get("attachments") or [] if a)
+    ids.update(_MEDIA_LINK.findall(str(payload.get("body") or "")))
+    try:
+        usage = UsageUpdate(
+            portal=str(payload.get("portal") or ""),
+            media_ids=sorted(ids),
+            published=action != "unpublished",
+            version=int(event.get("version") or 0),
+        )
+    except (ValidationError, ValueError) as exc:
+        raise Unprocessable(
+            Msg("Sự kiện không hợp lệ: {e}", "Malformed event: {e}").format(e=str(exc)[:200])
+        ) from exc
+    return str(event.get("key") or payload.get("id")), usage
