@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.deps import (
     OptionalPrincipalDep,
@@ -35,6 +36,17 @@ internal = APIRouter(include_in_schema=False)
 YEAR = "public, max-age=31536000, immutable"
 PRIVATE = "private, no-cache"
 MediaId = Annotated[str, "media id"]
+
+
+_MEDIA_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+async def _checked_id(request: Request, media_id: str) -> str:
+    """400 for a NUL; an id that cannot be a media id is no address at all (plain 404)."""
+    await reject_nul_bytes(request)
+    if not _MEDIA_ID.fullmatch(media_id):
+        raise StarletteHTTPException(404)
+    return media_id
 
 
 def _ctx(request: Request) -> MediaContext:
@@ -95,7 +107,7 @@ async def get_media(
     media_id: str, session: SessionDep, principal: OptionalPrincipalDep, request: Request
 ) -> Any:
     """One asset's metadata: public when published content uses it, else members only."""
-    await reject_nul_bytes(request)
+    media_id = await _checked_id(request, media_id)
     return await service.read(session, principal, media_id)
 
 
@@ -108,7 +120,7 @@ async def update_media(
     request: Request,
 ) -> Any:
     """Change caption, credit, alt text or focal point (members of the asset's portal)."""
-    await reject_nul_bytes(request)
+    media_id = await _checked_id(request, media_id)
     return await service.update(session, _ctx(request), principal, media_id, changes)
 
 
@@ -117,7 +129,7 @@ async def delete_media(
     media_id: str, session: SessionDep, principal: PrincipalDep, request: Request
 ) -> Response:
     """Delete an asset (portal admin); refused with 409 while content uses it."""
-    await reject_nul_bytes(request)
+    media_id = await _checked_id(request, media_id)
     await service.delete(session, _ctx(request), principal, media_id)
     return Response(status_code=204)
 
@@ -242,7 +254,7 @@ async def download_media(
     download: Annotated[bool, Query(description="Ask the browser to save, not show.")] = False,
 ) -> Response:
     """The original file, with `Range` (206), `ETag`/304 and its Vietnamese file name."""
-    await reject_nul_bytes(request)
+    media_id = await _checked_id(request, media_id)
     ctx = _ctx(request)
     asset, public = await service.visible(session, principal, media_id)
     inline = not download and (asset.kind != "document" or asset.mime == "application/pdf")
@@ -277,7 +289,7 @@ async def get_rendition(
     v: Annotated[str | None, Query(max_length=64, description="Version from the metadata.")] = None,
 ) -> Response:
     """A resized image: WebP when the browser accepts it, else JPEG (thumb is square)."""
-    await reject_nul_bytes(request)
+    media_id = await _checked_id(request, media_id)
     if name not in RENDITIONS:
         raise MediaNotFound(
             Msg("Không có cỡ ảnh '{n}'; dùng: {a}.", "No rendition '{n}'; use: {a}.").format(
@@ -314,7 +326,7 @@ async def get_poster(
     media_id: str, request: Request, session: SessionDep, principal: OptionalPrincipalDep
 ) -> Response:
     """A video's poster frame (JPEG), made with ffmpeg when it is installed."""
-    await reject_nul_bytes(request)
+    media_id = await _checked_id(request, media_id)
     asset, public = await service.visible(session, principal, media_id)
     if not asset.has_poster:
         raise MediaNotFound(Msg("Tệp này không có ảnh bìa.", "This media has no poster."))

@@ -457,5 +457,7 @@ class TestTenancy:
         assert_problem(await api.get(f"/v1/media/{mine['id']}", headers=hanoi), 404)
 
     async def test_unknown_and_nul_ids(self, api, editor):
-        assert_problem(await api.get("/v1/media/khong-co", headers=editor), 404)
+        assert_problem(await api.get("/v1/media/khong-co", headers=editor), 404, "not-found")
+        missing = await api.get(f"/v1/media/{'0' * 32}", headers=editor)
+        assert_problem(missing, 404, "media-not-found")
         assert_problem(await api.get("/v1/media/a%00b", headers=editor), 400)
