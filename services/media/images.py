@@ -36,54 +36,109 @@ def _broken(vi: str, en: str) -> BrokenFile:
     return BrokenFile(Msg(vi, en))
 
 
+def _truncated(what: str) -> BrokenFile:
+    return BrokenFile(
+        Msg("Ảnh {w} bị cắt cụt hoặc hỏng cấu trúc.", "The {w} is truncated or malformed.").format(
+            w=what
+        )
+    )
+
+
+def _jpeg_end(data: bytes) -> int:
+    """Where a JPEG's EOI marker ends, found by walking its segments (an EXIF thumbnail's
+    own EOI sits inside a segment and is skipped)."""
+    if data[:2] != b"\xff\xd8":
+        raise _truncated("JPEG")
+    pos = 2
+    while pos + 1 < len(data):
+        if data[pos] != 0xFF:
+            raise _truncated("JPEG")
+        marker = data[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return pos + 2
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:
+            pos += 2
+            continue
+        if pos + 4 > len(data):
+            break
+        pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
+        if marker == 0xDA:  # entropy-coded data runs to the next real marker
+            while True:
+                at = data.find(b"\xff", pos)
+                if at < 0 or at + 1 >= len(data):
+                    raise _truncated("JPEG")
+                following = data[at + 1]
+                if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+                    pos = at + 1
+                    continue
+                pos = at
+                break
+    raise _truncated("JPEG")
+
+
+def _png_end(data: bytes) -> int:
+    """Where a PNG's IEND chunk ends, found by walking its chunks."""
+    pos = 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        pos += 12 + length
+        if kind == b"IEND":
+            return pos
+    raise _truncated("PNG")
+
+
 def _check_no_trailer(data: bytes, mime: str) -> None:
     """Bytes after the image's own end are how polyglots hide a second file."""
-    extra = b""
     if mime == "image/jpeg":
-        end = data.rfind(b"\xff\xd9")
-        if end < 0:
-            raise _broken("JPEG bị cắt cụt (thiếu điểm kết thúc).", "The JPEG is truncated.")
-        extra = data[end + 2 :]
+        end = _jpeg_end(data)
     elif mime == "image/png":
-        end = data.rfind(b"IEND")
-        extra = data[end + 8 :] if end >= 0 else b""
-        if end < 0:
-            raise _broken("PNG bị cắt cụt (thiếu IEND).", "The PNG is truncated (no IEND).")
-    elif mime == "image/gif":
-        if not data.rstrip(b"\x00").endswith(b"\x3b"):
-            raise _broken(
-                "GIF có dữ liệu lạ sau điểm kết thúc.", "The GIF has data after its trailer."
-            )
+        end = _png_end(data)
     elif mime == "image/webp":
-        declared = int.from_bytes(data[4:8], "little") + 8
-        if declared != len(data) and declared + 1 != len(data):
-            raise _broken(
-                "WebP có kích thước khai báo sai hoặc dữ liệu thừa.",
-                "The WebP's declared size does not match the file.",
-            )
-    if extra.strip(b"\x00"):
+        end = int.from_bytes(data[4:8], "little") + 8
+        end += end % 2  # RIFF pads odd sizes
+    else:  # GIF: no length to walk cheaply; it must end with its trailer and carry no ZIP
+        stripped = data.rstrip(b"\x00")
+        end = len(stripped)
+        if not stripped.endswith(b"\x3b") or b"PK\x05\x06" in data[-66_000:]:
+            end = -1
+    if end < 0 or end > len(data) or data[end:].strip(b"\x00"):
         raise _broken(
-            "Ảnh có dữ liệu lạ phía sau (tệp đa định dạng).",
+            "Ảnh có dữ liệu lạ phía sau điểm kết thúc (tệp đa định dạng).",
             "The image has data after its end (a polyglot file).",
         )
+
+
+def _check_metadata(image: Image.Image) -> None:
+    """Code hidden in metadata (EXIF, XMP, comments, text chunks) is refused; the pixel
+    data is not scanned (compressed bytes match short patterns by chance)."""
+    values = [*image.info.values(), *(value for _, value in getattr(image, "applist", []))]
+    for value in values:
+        raw = value.encode("utf-8", "replace") if isinstance(value, str) else value
+        if not isinstance(raw, bytes):
+            continue
+        hostile = _HOSTILE.search(raw)
+        if hostile:
+            raise BrokenFile(
+                Msg(
+                    "Siêu dữ liệu của ảnh chứa mã hoặc tệp khác ({m}).",
+                    "The image's metadata hides code or another file ({m}).",
+                ).format(m=hostile.group(0)[:8].decode("latin-1"))
+            )
 
 
 def clean_image(path: Path, found: FileType, *, max_pixels: int) -> CleanImage:
     """The image re-encoded without metadata, orientation applied; refuses broken,
     hostile or oversized (decompression bomb) images with 422."""
     data = path.read_bytes()
-    hostile = _HOSTILE.search(data)
-    if hostile:
-        raise BrokenFile(
-            Msg(
-                "Ảnh chứa mã hoặc tệp khác ẩn bên trong ({m}).",
-                "The image hides code or another file inside ({m}).",
-            ).format(m=hostile.group(0)[:8].decode("latin-1"))
-        )
     _check_no_trailer(data, found.mime)
     try:
         with Image.open(io.BytesIO(data)) as probe:
             _check_pixels(probe, max_pixels)
+            _check_metadata(probe)
             if probe.format != _PIL_FORMAT[found.mime]:
                 raise _broken("Nội dung ảnh không khớp định dạng.", "The image format is wrong.")
             probe.verify()

@@ -199,6 +199,13 @@ def hostile_corpus() -> list[tuple[str, str, bytes, int]]:
         ("jpeg with php in exif", "php.jpg", jpeg_with_php_in_exif(), 422),
         ("gifar polyglot (gif + zip)", "gifar.gif", gif + plain_zip, 422),
         ("jpeg + zip polyglot", "poly.jpg", jpeg + plain_zip, 422),
+        ("jpeg + zip + a second end marker", "poly2.jpg", jpeg + plain_zip + b"\xff\xd9", 422),
+        (
+            "png + zip + a second IEND",
+            "poly.png",
+            image("PNG", (16, 16)) + plain_zip + _png_chunk(b"IEND", b""),
+            422,
+        ),
         ("zip disguised as docx", "van-ban.docx", plain_zip, 415),
         ("zip bomb docx", "bom.docx", zip_bomb_docx(), 422),
         (
