@@ -21,6 +21,7 @@ from services.media.router import internal, router
 from services.media.service import MediaContext
 from services.media.settings import MediaSettings
 from services.media.storage import LocalStorage, S3Storage, Storage
+from services.media.upload import sweep_stale_uploads
 
 
 def make_storage(settings: MediaSettings) -> Storage:
@@ -66,6 +67,7 @@ def create_app(
         app.state.db = db
         await chosen.open()
         context.tmp_dir.mkdir(parents=True, exist_ok=True)
+        sweep_stale_uploads(context.tmp_dir)
         try:
             yield
         finally:

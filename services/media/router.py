@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime
+from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -66,7 +67,9 @@ async def upload_media(
 ) -> Any:
     """Upload a file (multipart: `file`, `portal`, optional caption/credit/alt/focal)."""
     ctx = _ctx(request)
-    upload = await receive_upload(request, ctx.settings, ctx.tmp_dir)
+    upload = await receive_upload(
+        request, ctx.settings, ctx.tmp_dir, check_portal=partial(service.check_uploader, principal)
+    )
     asset, created = await service.create(session, ctx, principal, upload)
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/media/{asset.id}"
@@ -225,7 +228,7 @@ async def _send(
     if wanted is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(
-            storage.stream(key) if request.method != "HEAD" else _empty(),
+            storage.stream(key),
             media_type=mime,
             headers=headers,
         )
@@ -238,11 +241,6 @@ async def _send(
         media_type=mime,
         headers=headers,
     )
-
-
-async def _empty() -> Any:
-    if False:  # pragma: no cover - an empty async generator
-        yield b""
 
 
 @router.get("/{media_id}/file", operation_id="download_media")

@@ -165,6 +165,12 @@ def _not_member(portal: str) -> NotPortalMember:
     )
 
 
+def check_uploader(principal: Principal, portal: str) -> None:
+    """403 unless the caller may upload to `portal`."""
+    if not is_member(principal, portal):
+        raise _not_member(portal)
+
+
 def not_found(media_id: str) -> MediaNotFound:
     return MediaNotFound(
         Msg("Không có tệp '{i}'.", "There is no media '{i}'.").format(i=media_id[:64])
@@ -301,8 +307,7 @@ async def create(
                 Msg("Thiếu cổng thông tin.", "The portal is missing."),
                 errors=[FieldError("body.portal", Msg("Bắt buộc.", "Required."), "missing")],
             )
-        if not is_member(principal, portal):
-            raise _not_member(portal)
+        check_uploader(principal, portal)
         name = clean_filename(upload.filename)
         found = upload.found
         if found.kind == "document" and found in ZIP_DOCUMENTS:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -123,8 +124,19 @@ class _Parts:
                 )
 
 
-async def receive_upload(request: Request, settings: MediaSettings, tmp_dir: Path) -> Upload:
-    """Stream the request's multipart body to a temporary file; refuse early what can be."""
+async def receive_upload(
+    request: Request,
+    settings: MediaSettings,
+    tmp_dir: Path,
+    *,
+    check_portal: Callable[[str], None] | None = None,
+) -> Upload:
+    """Stream the request's multipart body to a temporary file; refuse early what can be.
+
+    When the `portal` field comes before the file (as forms usually send it),
+    `check_portal` runs before a byte of the file is written, so a caller who may not
+    upload there is refused without streaming the file to disk first.
+    """
     kind, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
     if kind != b"multipart/form-data" or not boundary:
@@ -148,6 +160,7 @@ async def receive_upload(request: Request, settings: MediaSettings, tmp_dir: Pat
     size = 0
     pending: list[bytes] = []
     pending_bytes = 0
+    portal_checked = False
     out: IO[bytes] = await anyio.to_thread.run_sync(open, path, "wb")
     try:
         async for chunk in request.stream():
@@ -159,6 +172,10 @@ async def receive_upload(request: Request, settings: MediaSettings, tmp_dir: Pat
                 ) from exc
             if parts.error is not None:
                 raise BadUpload(parts.error)
+            if parts.file_seen and not portal_checked:
+                portal_checked = True
+                if check_portal is not None and "portal" in parts.fields:
+                    check_portal(bytes(parts.fields["portal"]).decode("utf-8", "replace").strip())
             for data in parts.file_chunks:
                 size += len(data)
                 digest.update(data)
@@ -222,3 +239,18 @@ def _too_large(found: FileType | None, limit: int) -> FileTooLarge:
             "The file exceeds the {mb} MB limit for '{k}'.",
         ).format(mb=round(limit / 1024 / 1024, 1), k=what)
     )
+
+
+def sweep_stale_uploads(tmp_dir: Path, *, older_than: float = 6 * 3600) -> int:
+    """Remove upload files a crashed process left behind (older than any upload could
+    still be running); returns how many were removed."""
+    import time
+
+    removed = 0
+    cutoff = time.time() - older_than
+    for path in tmp_dir.glob("*.upload"):
+        with contextlib.suppress(FileNotFoundError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed

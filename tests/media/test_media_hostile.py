@@ -87,6 +87,45 @@ async def test_oversize_stream_is_refused_while_streaming(
     await assert_nothing_left(media_db, storage, media_settings)
 
 
+async def test_an_outsider_is_refused_before_the_file_is_written(
+    api, outsider, media_db, storage, media_settings
+):
+    sent = 0
+
+    async def body():
+        nonlocal sent
+        yield b'--b\r\nContent-Disposition: form-data; name="portal"\r\n\r\nphu-yen\r\n'
+        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+        for _ in range(64):
+            sent += 1
+            yield image("JPEG", (8, 8)) if sent == 1 else b"\x00" * 65536
+        yield b"\r\n--b--\r\n"
+
+    r = await api.post(
+        "/v1/media",
+        content=body(),
+        headers={**outsider, "Content-Type": "multipart/form-data; boundary=b"},
+    )
+    assert_problem(r, 403, "not-portal-member")
+    assert sent <= 2
+    await assert_nothing_left(media_db, storage, media_settings)
+
+
+def test_stale_uploads_are_swept(tmp_path):
+    import os
+    import time
+
+    from services.media.upload import sweep_stale_uploads
+
+    old, fresh = tmp_path / "old.upload", tmp_path / "fresh.upload"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"x")
+    day_ago = time.time() - 86400
+    os.utime(old, (day_ago, day_ago))
+    assert sweep_stale_uploads(tmp_path) == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["fresh.upload"]
+
+
 async def test_declared_length_over_every_limit_is_refused_at_once(api, editor, media_settings):
     r = await api.post(
         "/v1/media",
