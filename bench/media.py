@@ -11,6 +11,8 @@
                service, through the gateway (`portal serve gateway` proxying to it), and
                the baseline: the same file from a static-file server (`python -m
                http.server`) in the same run
+    upload via another 1 GiB upload through the gateway, sampling the RSS of both the
+    gateway    gateway and the media service every 20 ms
 
     python bench/media.py --size-mb 1024
 
@@ -271,7 +273,7 @@ def main() -> None:
                     gateway_env,
                     gateway_port,
                     "/healthz",
-                ),
+                ) as gateway,
                 server(
                     [
                         sys.executable,
@@ -299,6 +301,18 @@ def main() -> None:
                     ),
                 }
                 console.print(results["download"])
+                gw_before = status_kib(gateway.pid, "VmRSS")
+                media_before = status_kib(media.pid, "VmRSS")
+                console.print(f"[bold]Uploading {args.size_mb} MiB through the gateway[/] …")
+                with RssSampler(gateway.pid) as gw_sampler, RssSampler(media.pid) as m_sampler:
+                    _, gw_seconds = upload(f"http://127.0.0.1:{gateway_port}", headers, size)
+                results["upload_via_gateway"] = {
+                    "seconds": round(gw_seconds, 2),
+                    "mib_per_s": round(size / MIB / gw_seconds, 1),
+                    "gateway_rss_growth_mib": round((gw_sampler.peak - gw_before) / 1024, 1),
+                    "media_rss_growth_mib": round((m_sampler.peak - media_before) / 1024, 1),
+                }
+                console.print(results["upload_via_gateway"])
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
@@ -317,6 +331,14 @@ def main() -> None:
     print(f"| server RSS growth (sampled every 20 ms) | {u['sampled_rss_growth_mib']} MiB |")
     for name, row in d.items():
         print(f"| download {name} | {row['mib_per_s']} MiB/s |")
+    g = results["upload_via_gateway"]
+    print(
+        f"| {args.size_mb} MiB upload via the gateway | {g['seconds']} s, {g['mib_per_s']} MiB/s |"
+    )
+    print(
+        f"| RSS growth during it: gateway / media | {g['gateway_rss_growth_mib']} / "
+        f"{g['media_rss_growth_mib']} MiB |"
+    )
 
 
 if __name__ == "__main__":
