@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.deps import (
@@ -133,8 +134,10 @@ async def delete_media(
 ) -> Response:
     """Delete an asset (portal admin); refused with 409 while content uses it."""
     media_id = await _checked_id(request, media_id)
-    await service.delete(session, _ctx(request), principal, media_id)
-    return Response(status_code=204)
+    keys = await service.delete(session, principal, media_id)
+    # Runs after the response, so after the session dependency has committed.
+    cleanup = BackgroundTask(service.delete_objects, _ctx(request).storage, keys)
+    return Response(status_code=204, background=cleanup)
 
 
 def content_disposition(name: str, *, inline: bool) -> str:

@@ -457,10 +457,12 @@ async def _rerender(ctx: MediaContext, asset: MediaAsset) -> None:
         )
 
 
-async def delete(
-    session: AsyncSession, ctx: MediaContext, principal: Principal, media_id: str
-) -> None:
-    """Delete an asset (portal admins); refused while content uses it."""
+async def delete(session: AsyncSession, principal: Principal, media_id: str) -> list[str]:
+    """Delete an asset's row (portal admins); refused while content uses it.
+
+    Returns the storage keys to remove once the transaction has committed (a failed
+    commit then leaves the files of a row that still exists, never a row without files).
+    """
     asset = await _writable(session, principal, media_id, admin=True)
     users = await repo.users_of(session, asset.id)
     if users:
@@ -472,7 +474,12 @@ async def delete(
         )
     keys = all_keys(asset)
     await repo.remove(session, asset)
-    await _delete_keys(ctx.storage, keys)
+    return keys
+
+
+async def delete_objects(storage: Storage, keys: list[str]) -> None:
+    """Remove stored objects (after the deletion of their row committed)."""
+    await _delete_keys(storage, keys)
 
 
 # --- usage by content --------------------------------------------------------------------
