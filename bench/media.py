@@ -22,6 +22,7 @@ Results go to bench/out/media-<timestamp>.json and are printed as a markdown tab
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import os
@@ -200,6 +201,12 @@ def download(url: str, headers: dict[str, str], label: str) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument(
+        "--storage",
+        choices=["local", "s3"],
+        default="local",
+        help="s3: moto's S3 server in its own process (no static-file baseline then)",
+    )
     args = parser.parse_args()
     size = args.size_mb * MIB
     results: dict[str, Any] = {
@@ -231,9 +238,28 @@ def main() -> None:
         )
         media_port, gateway_port, static_port = free_port(), free_port(), free_port()
         media_env = {"MEDIA_DATA_DIR": str(data_dir), "LOG_LEVEL": "WARNING"}
-        with server(
-            [portal, "serve", "media", "--port", str(media_port)], media_env, media_port, "/healthz"
-        ) as media:
+        s3 = contextlib.nullcontext()
+        if args.storage == "s3":
+            s3_port = free_port()
+            media_env.update(
+                MEDIA_STORAGE="s3",
+                MEDIA_S3_ENDPOINT=f"127.0.0.1:{s3_port}",
+                MEDIA_S3_ACCESS_KEY="bench",
+                MEDIA_S3_SECRET_KEY="bench-secret",
+                MEDIA_S3_SECURE="false",
+            )
+            moto = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(s3_port)]
+            s3 = server(moto, {}, s3_port, "/moto-api/")
+        results["storage"] = args.storage
+        with (
+            s3,
+            server(
+                [portal, "serve", "media", "--port", str(media_port)],
+                media_env,
+                media_port,
+                "/healthz",
+            ) as media,
+        ):
             base = f"http://127.0.0.1:{media_port}"
             warm = httpx.post(
                 f"{base}/v1/media",
@@ -261,12 +287,18 @@ def main() -> None:
                 "duration_from_ffprobe": body.get("duration"),
             }
             console.print(results["upload"])
-            stored = next((data_dir / "media" / "o").glob(f"{body['id']}.*"))
             gateway_env = {
                 "GATEWAY_DATA_DIR": str(tmp / "gateway"),
                 "GATEWAY_MEDIA_URL": base,
                 "LOG_LEVEL": "WARNING",
             }
+            static: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
+            stored = None
+            if args.storage == "local":
+                stored = next((data_dir / "media" / "o").glob(f"{body['id']}.*"))
+                static_cmd = [sys.executable, "-m", "http.server", str(static_port)]
+                static_cmd += ["--bind", "127.0.0.1", "--directory", str(stored.parent)]
+                static = server(static_cmd, {}, static_port, "/")
             with (
                 server(
                     [portal, "serve", "gateway", "--port", str(gateway_port)],
@@ -274,27 +306,15 @@ def main() -> None:
                     gateway_port,
                     "/healthz",
                 ) as gateway,
-                server(
-                    [
-                        sys.executable,
-                        "-m",
-                        "http.server",
-                        str(static_port),
-                        "--bind",
-                        "127.0.0.1",
-                        "--directory",
-                        str(stored.parent),
-                    ],
-                    {},
-                    static_port,
-                    "/",
-                ),
+                static,
             ):
                 path = f"/v1/media/{body['id']}/file"
-                results["download"] = {
-                    "static_file_server": download(
+                results["download"] = {}
+                if stored is not None:
+                    results["download"]["static_file_server"] = download(
                         f"http://127.0.0.1:{static_port}/{stored.name}", {}, "static"
-                    ),
+                    )
+                results["download"] |= {
                     "media_service": download(base + path, headers, "media"),
                     "gateway": download(
                         f"http://127.0.0.1:{gateway_port}{path}", headers, "gateway"
