@@ -24,7 +24,7 @@ from services.common.deps import (
 from services.common.errors import BadRequest
 from services.common.i18n import Msg
 from services.common.pagination import CursorParam, LimitParam, decode_cursor, encode_cursor
-from services.media import service
+from services.media import ingest, service
 from services.media.errors import MediaNotFound, RangeNotSatisfiable
 from services.media.images import RENDITIONS
 from services.media.schemas import MediaPage, MediaRead, MediaUpdate, UsageUpdate
@@ -71,7 +71,7 @@ async def upload_media(
     upload = await receive_upload(
         request, ctx.settings, ctx.tmp_dir, check_portal=partial(service.check_uploader, principal)
     )
-    asset, created = await service.create(session, ctx, principal, upload)
+    asset, created = await ingest.create(session, ctx, principal, upload)
     response.status_code = 201 if created else 200
     response.headers["Location"] = f"/v1/media/{asset.id}"
     return await service.view(session, asset, member=True)
