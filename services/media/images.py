@@ -9,6 +9,7 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -172,23 +173,38 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
         raise _bomb()
 
 
+# What a re-encoded image keeps of the original's `info`: its colours and, for animations,
+# their timing and transparency. Pillow writes some other keys back when saving (JPEG
+# comments, XMP), so everything else is dropped before saving: no EXIF, GPS, XMP, comments.
+_KEPT_INFO = {"icc_profile", "duration", "loop", "transparency", "background", "disposal"}
+
+
+def _strip_info(image: Image.Image) -> None:
+    image.info = {k: v for k, v in image.info.items() if k in _KEPT_INFO}
+
+
 def _reencode(image: Image.Image, mime: str) -> CleanImage:
     out = io.BytesIO()
-    icc = image.info.get("icc_profile")
     if getattr(image, "n_frames", 1) > 1:
-        # Animated GIF/WebP: frames are kept; no EXIF is written.
-        image.save(out, format=_PIL_FORMAT[mime], save_all=True, optimize=False)
+        # Animated GIF/WebP: the frames are kept; each frame's info is read by the encoder
+        # as it seeks, so a comment is blanked explicitly.
+        _strip_info(image)
+        image.save(out, format=_PIL_FORMAT[mime], save_all=True, optimize=False, comment=b"")
         return CleanImage(out.getvalue(), image.width, image.height)
+    icc = image.info.get("icc_profile")
     upright = ImageOps.exif_transpose(image)
-    options: dict[str, object] = {"icc_profile": icc} if icc else {}
+    if upright is image:
+        upright = image.copy()
+    _strip_info(upright)
+    colours: dict[str, Any] = {"icc_profile": icc} if icc else {}
     if mime == "image/jpeg":
         if upright.mode not in {"RGB", "L", "CMYK"}:
             upright = upright.convert("RGB")
-        upright.save(out, format="JPEG", quality=92, **options)
+        upright.save(out, format="JPEG", quality=92, **colours)
     elif mime == "image/webp":
-        upright.save(out, format="WEBP", quality=90, **options)
+        upright.save(out, format="WEBP", quality=90, **colours)
     elif mime == "image/png":
-        upright.save(out, format="PNG", **options)
+        upright.save(out, format="PNG", **colours)
     else:
         upright.save(out, format="GIF")
     return CleanImage(out.getvalue(), upright.width, upright.height)

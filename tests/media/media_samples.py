@@ -36,10 +36,15 @@ def jpeg_with_exif(size: tuple[int, int] = (640, 480), orientation: int = 6) -> 
     return image("JPEG", size, exif=exif.tobytes())
 
 
-def animated_gif() -> bytes:
-    frames = [Image.new("P", (64, 48), i * 40) for i in range(3)]
+def animated_gif(comment: bytes = b"") -> bytes:
+    """Three frames of different colours (identical frames would be merged)."""
+    colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+    frames = [Image.new("RGB", (64, 48), c) for c in colours]
     out = io.BytesIO()
-    frames[0].save(out, format="GIF", save_all=True, append_images=frames[1:], duration=100)
+    options = {"comment": comment} if comment else {}
+    frames[0].save(
+        out, format="GIF", save_all=True, append_images=frames[1:], duration=100, **options
+    )
     return out.getvalue()
 
 

@@ -11,7 +11,7 @@ from urllib.parse import unquote
 import pytest
 from factories import assert_problem
 from media_samples import animated_gif, docx, fixture, image, jpeg_with_exif, odt, pdf, xlsx
-from PIL import Image
+from PIL import Image, ImageCms
 
 KINDS = [
     ("anh.jpg", lambda: image("JPEG"), "image", "image/jpeg"),
@@ -58,6 +58,28 @@ class TestUpload:
         if kind != "image":  # images are re-encoded; everything else is kept byte for byte
             assert got.content == data
         assert (body["renditions"] is not None) == (kind == "image")
+
+    async def test_jpeg_end_markers_inside_segments_are_not_its_end(self, upload, api, editor):
+        """An end-of-image marker inside a segment (a comment here, an EXIF thumbnail in
+        camera files) is skipped by the segment walk: the file is no polyglot."""
+        plain = image("JPEG", (64, 48), progressive=True)
+        comment = b"\xff\xd9 not the end <b>"
+        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+        data = plain[:2] + segment + plain[2:]
+        r = await upload("binh-luan.jpg", data)
+        assert r.status_code == 201, r.text
+        stored = (await api.get(r.json()["url"], headers=editor)).content
+        assert b"not the end" not in stored
+
+    async def test_transparency_is_kept_in_webp_and_flattened_in_jpeg(self, upload, api, editor):
+        out = io.BytesIO()
+        Image.new("RGBA", (600, 400), (255, 0, 0, 0)).save(out, format="PNG")
+        body = (await upload("trong-suot.png", out.getvalue())).json()
+        url = body["renditions"]["small"]
+        webp = await api.get(url, headers={**editor, "Accept": "image/webp"})
+        assert Image.open(io.BytesIO(webp.content)).mode == "RGBA"
+        jpeg = await api.get(url, headers=editor)
+        assert Image.open(io.BytesIO(jpeg.content)).getpixel((10, 10)) == (255, 255, 255)
 
     async def test_a_name_without_extension_is_fine(self, upload):
         r = await upload("anh-khong-duoi", image("PNG"))
@@ -113,6 +135,25 @@ class TestImages:
             top = img.getpixel((240, 100))
             assert top[0] > 150
             assert top[2] < 100
+
+    async def test_xmp_and_comments_are_stripped_colour_profile_kept(self, upload, api, editor):
+        icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        xmp = b"<x:xmpmeta><exif:GPSLatitude>13,5.5N</exif:GPSLatitude></x:xmpmeta>"
+        data = image("JPEG", (80, 60), xmp=xmp, comment=b"ghi chu rieng", icc_profile=icc)
+        assert b"GPSLatitude" in data
+        body = (await upload("xmp.jpg", data)).json()
+        stored = (await api.get(body["url"], headers=editor)).content
+        assert b"GPSLatitude" not in stored
+        assert b"ghi chu rieng" not in stored
+        assert Image.open(io.BytesIO(stored)).info["icc_profile"] == icc
+
+    async def test_animation_is_kept_and_its_comment_dropped(self, upload, api, editor):
+        data = animated_gif(comment=b"ghi chu rieng")
+        body = (await upload("banner.gif", data)).json()
+        stored = (await api.get(body["url"], headers=editor)).content
+        assert b"ghi chu rieng" in data
+        assert b"ghi chu rieng" not in stored
+        assert Image.open(io.BytesIO(stored)).n_frames == 3
 
     async def test_renditions_sizes(self, upload, api, editor):
         body = (await upload("lon.jpg", image("JPEG", (2400, 1600)))).json()
