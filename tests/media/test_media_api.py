@@ -98,6 +98,25 @@ class TestUpload:
         assert other.status_code == 201
         assert other.json()["id"] != first.json()["id"]
 
+    async def test_a_racing_duplicate_on_postgresql_keeps_one_asset(
+        self, upload, storage, monkeypatch
+    ):
+        """The unique key decides in a savepoint; the loser removes what it stored."""
+        from services.media import repository
+
+        data = pdf()
+        first = (await upload("a.pdf", data)).json()
+        real, calls = repository.by_sha, []
+
+        async def first_miss(*args):
+            calls.append(args)
+            return None if len(calls) == 1 else await real(*args)
+
+        monkeypatch.setattr(repository, "by_sha", first_miss)
+        again = await upload("b.pdf", data)
+        assert (again.status_code, again.json()["id"]) == (200, first["id"])
+        assert await storage.keys() == [f"o/{first['id']}.pdf"]
+
     async def test_anonymous_may_not_upload(self, upload):
         r = await upload("a.jpg", image(), headers={})
         assert_problem(r, 401)
