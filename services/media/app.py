@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 
 from services.common.app import service_app
@@ -66,6 +67,7 @@ def create_app(
         )
         app.state.db = db
         await chosen.open()
+        context.processing = anyio.CapacityLimiter(settings.processing_slots)
         context.tmp_dir.mkdir(parents=True, exist_ok=True)
         sweep_stale_uploads(context.tmp_dir)
         try:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import anyio.to_thread
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -139,7 +138,7 @@ async def create(
         name = clean_filename(upload.filename)
         found = upload.found
         if found.kind == "document" and found in ZIP_DOCUMENTS:
-            found = await anyio.to_thread.run_sync(
+            found = await ctx.in_worker(
                 lambda: check_zip_document(
                     upload.path, max_uncompressed=ctx.settings.max_zip_uncompressed_bytes
                 )
@@ -149,9 +148,7 @@ async def create(
         existing = await repository.by_sha(session, portal, upload.sha256)
         if existing is not None:
             return existing, False
-        checked = await anyio.to_thread.run_sync(
-            _check, upload.path, found, ctx, values.get("focal")
-        )
+        checked = await ctx.in_worker(_check, upload.path, found, ctx, values.get("focal"))
         return await _store(session, ctx, principal, upload, portal, name, checked, values)
     finally:
         upload.discard()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import anyio
 import anyio.to_thread
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,15 +38,25 @@ from services.media.settings import MediaSettings
 from services.media.storage import Storage
 
 PREFIX = "/v1/media"
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass
 class MediaContext:
-    """What the rules need besides the session."""
+    """What the rules need besides the session.
+
+    `processing` caps how many files are checked and rendered at once (decoding a large
+    image takes hundreds of MB); it is made when the app starts, inside the event loop.
+    """
 
     storage: Storage
     settings: MediaSettings
     tools: AvTools
+    processing: anyio.CapacityLimiter | None = None
+
+    async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run CPU-heavy `fn` in a worker thread, at most `processing_slots` at a time."""
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.processing)
 
     @property
     def tmp_dir(self) -> Path:
@@ -253,7 +264,7 @@ async def update(
 
 async def _rerender(ctx: MediaContext, asset: MediaAsset) -> None:
     original = await ctx.storage.read(original_key(asset))
-    renditions = await anyio.to_thread.run_sync(make_renditions, original, focal_of(asset))
+    renditions = await ctx.in_worker(make_renditions, original, focal_of(asset))
     for (name, fmt), data in renditions.items():
         await ctx.storage.put_bytes(
             rendition_key(asset.id, name, fmt), data, content_type=FORMATS[fmt]

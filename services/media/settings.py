@@ -40,6 +40,9 @@ class MediaSettings(ServiceSettings):
     max_zip_uncompressed_bytes: int = Field(
         default=200 * MB, description="DOCX/XLSX/ODT whose members unpack to more are refused."
     )
+    processing_slots: int = Field(
+        default=2, ge=1, le=64, description="Files checked/rendered at once per process."
+    )
     ffprobe_path: str | None = Field(
         default=None, description="ffprobe binary; default: found on PATH (Debian: ffmpeg)."
     )
