@@ -120,7 +120,7 @@ def test_oversize_upload_is_cut_off_and_leaves_nothing(served):
         )
         assert r.status_code == 413, r.text
     except httpx.TransportError:
-        pass  # the server may close the connection before the client has sent everything  # the server may close the connection before the client has sent everything
+        pass  # the server may close the connection before the client has sent everything
     deadline = time.monotonic() + 5
     while list((data_dir / "media-uploads").iterdir()) and time.monotonic() < deadline:
         time.sleep(0.05)
