@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from services.common.types import Nfc
 
@@ -17,6 +17,8 @@ Id = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 class FocalPoint(BaseModel):
     """Where the subject is, as fractions of the width and height (0 = left/top)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     x: float = Field(ge=0, le=1)
     y: float = Field(ge=0, le=1)
@@ -74,6 +76,8 @@ class MediaPage(BaseModel):
 class MediaUpdate(BaseModel):
     """Fields an editor may change; absent fields are left alone, null clears."""
 
+    model_config = ConfigDict(extra="forbid")
+
     caption: Caption | None = None
     credit: Credit | None = None
     alt: Alt | None = None
@@ -82,6 +86,8 @@ class MediaUpdate(BaseModel):
 
 class UsageUpdate(BaseModel):
     """What one content item uses (sent by the content service)."""
+
+    model_config = ConfigDict(extra="forbid")
 
     portal: Id
     media_ids: list[Id] = Field(default_factory=list, max_length=200)

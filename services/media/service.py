@@ -339,4 +339,7 @@ def usage_from_event(event: Mapping[str, Any]) -> tuple[str, UsageUpdate] | None
         raise Unprocessable(
             Msg("Sự kiện không hợp lệ: {e}", "Malformed event: {e}").format(e=str(exc)[:200])
         ) from exc
-    return str(event.get("key") or payload.get("id")), usage
+    item_id = str(event.get("key") or payload.get("id") or "")
+    if not item_id:
+        raise Unprocessable(Msg("Sự kiện thiếu mã mục.", "The event names no item."))
+    return item_id, usage

@@ -398,7 +398,14 @@ class TestUsageAndPublicity:
         assert (await api.get(f"/v1/media/{file_id}/file")).status_code == 200
 
     @pytest.mark.parametrize(
-        "event", [[1, 2], {"topic": "article.published", "payload": "x"}, "nope"]
+        "event",
+        [
+            [1, 2],
+            {"topic": "article.published", "payload": "x"},
+            "nope",
+            {"topic": "article.published", "version": 1, "payload": {"portal": "phu-yen"}},
+            {"topic": "article.updated", "key": "a", "payload": {"portal": ""}},
+        ],
     )
     async def test_malformed_events_are_4xx(self, api, event):
         r = await api.post("/internal/events", json=event)
@@ -442,7 +449,15 @@ class TestMetadata:
         assert body["usable_as_featured"] is False
 
     @pytest.mark.parametrize(
-        "change", [{"focal": {"x": 1.5, "y": 0}}, {"alt": "x" * 1001}, {"caption": 5}]
+        "change",
+        [
+            {"focal": {"x": 1.5, "y": 0}},
+            {"focal": {"x": 0.5}},
+            {"alt": "x" * 1001},
+            {"caption": 5},
+            {"portal": "ha-noi"},
+            {"sha256": "0" * 64},
+        ],
     )
     async def test_invalid_changes_are_422(self, upload, api, editor, change):
         body = (await upload("a.jpg", image())).json()
