@@ -23,7 +23,13 @@ from services.common.deps import (
 )
 from services.common.errors import BadRequest
 from services.common.i18n import Msg
-from services.common.pagination import CursorParam, LimitParam, decode_cursor, encode_cursor
+from services.common.pagination import (
+    CursorParam,
+    InvalidCursor,
+    LimitParam,
+    decode_cursor,
+    encode_cursor,
+)
 from services.media import ingest, service
 from services.media.errors import MediaNotFound, RangeNotSatisfiable
 from services.media.images import RENDITIONS
@@ -56,12 +62,40 @@ def _ctx(request: Request) -> MediaContext:
     return ctx
 
 
+_BAD_CURSOR = Msg(
+    "Tham số cursor không hợp lệ; hãy dùng đúng giá trị next_cursor của trang trước.",
+    "The cursor is not valid; pass the next_cursor of the previous page unchanged.",
+)
+# The body is parsed as it streams (not by FastAPI), so its shape is declared here.
+_UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file", "portal"],
+                "properties": {
+                    "file": {"type": "string", "format": "binary"},
+                    "portal": {"type": "string", "example": "phu-yen"},
+                    "caption": {"type": "string", "maxLength": 2000},
+                    "credit": {"type": "string", "maxLength": 500},
+                    "alt": {"type": "string", "maxLength": 1000},
+                    "focal_x": {"type": "number", "minimum": 0, "maximum": 1},
+                    "focal_y": {"type": "number", "minimum": 0, "maximum": 1},
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     "",
     operation_id="upload_media",
     response_model=MediaRead,
     status_code=201,
     responses={200: {"description": "The same bytes were already uploaded to this portal."}},
+    openapi_extra={"requestBody": _UPLOAD_BODY},
 )
 async def upload_media(
     request: Request, session: SessionDep, principal: PrincipalDep, response: Response
@@ -91,9 +125,12 @@ async def list_media(
     after = None
     if after_values is not None:
         try:
-            after = (datetime.fromisoformat(str(after_values[0])), str(after_values[1]))
+            moment = datetime.fromisoformat(str(after_values[0]))
         except ValueError as exc:
-            raise BadRequest(Msg("Con trỏ không hợp lệ.", "Invalid cursor.")) from exc
+            raise InvalidCursor(_BAD_CURSOR) from exc
+        if moment.tzinfo is None:
+            raise InvalidCursor(_BAD_CURSOR)
+        after = (moment, str(after_values[1]))
     assets = await service.list_assets(
         session, principal, portal=portal, kind=kind, after=after, limit=limit + 1
     )

@@ -13,6 +13,8 @@ from factories import assert_problem
 from media_samples import animated_gif, docx, fixture, image, jpeg_with_exif, odt, pdf, xlsx
 from PIL import Image, ImageCms
 
+from services.common.pagination import encode_cursor
+
 KINDS = [
     ("anh.jpg", lambda: image("JPEG"), "image", "image/jpeg"),
     ("anh.png", lambda: image("PNG"), "image", "image/png"),
@@ -480,6 +482,14 @@ class TestMetadata:
         assert_problem(await api.get("/v1/media?portal=phu-yen", headers=outsider), 403)
         assert_problem(await api.get("/v1/media?portal=phu-yen"), 401)
         assert_problem(await api.get("/v1/media?portal=phu-yen&cursor=%%%", headers=editor), 400)
+        naive = encode_cursor(["2026-11-22T02:00:00", "x"])
+        r = await api.get(f"/v1/media?portal=phu-yen&cursor={naive}", headers=editor)
+        assert_problem(r, 400, "invalid-cursor")
+
+    async def test_the_upload_form_is_in_the_openapi_document(self, api):
+        doc = (await api.get("/v1/openapi.json")).json()
+        body = doc["paths"]["/v1/media"]["post"]["requestBody"]["content"]
+        assert set(body["multipart/form-data"]["schema"]["required"]) == {"file", "portal"}
 
 
 class TestTenancy:
