@@ -8,6 +8,7 @@ are deleted again if anything fails, so a refused or failed upload leaves nothin
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ from services.media.sniff import (
 )
 from services.media.upload import Upload
 
+_PORTAL_ID = re.compile(r"^[a-z0-9-]{1,64}$")
+
 
 @dataclass
 class _Checked:
@@ -72,7 +75,13 @@ def _text_fields(fields: Mapping[str, str]) -> dict[str, Any]:
                 values[name] = TypeAdapter(kind).validate_python(fields[name]) or None
             except ValidationError:
                 errors.append(
-                    FieldError(f"body.{name}", Msg("Giá trị quá dài.", "Too long."), "too_long")
+                    FieldError(
+                        f"body.{name}",
+                        Msg(
+                            "Giá trị quá dài hoặc chứa ký tự NUL.",
+                            "Too long, or contains a NUL character.",
+                        ),
+                    )
                 )
     if "focal_x" in fields or "focal_y" in fields:
         try:
@@ -129,10 +138,22 @@ async def create(
     (`created` is False then). Nothing is left behind when it is refused."""
     try:
         portal = upload.fields.get("portal", "").strip()
-        if not portal:
+        if not _PORTAL_ID.fullmatch(portal):
             raise Unprocessable(
-                Msg("Thiếu cổng thông tin.", "The portal is missing."),
-                errors=[FieldError("body.portal", Msg("Bắt buộc.", "Required."), "missing")],
+                Msg(
+                    "Cần mã cổng thông tin (ví dụ phu-yen).",
+                    "A portal id is required (e.g. phu-yen).",
+                ),
+                errors=[
+                    FieldError(
+                        "body.portal",
+                        Msg(
+                            "Chữ thường, số và '-', tối đa 64 ký tự.",
+                            "Lowercase letters, digits and '-', at most 64 characters.",
+                        ),
+                        "missing" if not portal else "invalid",
+                    )
+                ],
             )
         check_uploader(principal, portal)
         name = clean_filename(upload.filename)

@@ -459,6 +459,7 @@ class TestMetadata:
             {"caption": 5},
             {"portal": "ha-noi"},
             {"sha256": "0" * 64},
+            {"credit": "BHXH\u0000"},
         ],
     )
     async def test_invalid_changes_are_422(self, upload, api, editor, change):
