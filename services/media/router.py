@@ -9,7 +9,7 @@ from functools import partial
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -381,12 +381,15 @@ async def get_poster(
 
 @internal.put("/internal/usage/{item_id}", status_code=204)
 async def put_usage(
-    item_id: Annotated[str, "item id"], usage: UsageUpdate, request: Request, session: SessionDep
+    item_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
+    usage: UsageUpdate,
+    request: Request,
+    session: SessionDep,
 ) -> Response:
     """Content tells media which assets one item uses (service-to-service)."""
     require_shared_secret(request, _ctx(request).settings.events_token)
     await reject_nul_bytes(request)
-    await service.set_usage(session, item_id[:64], usage)
+    await service.set_usage(session, item_id, usage)
     return Response(status_code=204)
 
 
@@ -402,5 +405,5 @@ async def receive_event(request: Request, session: SessionDep) -> Response:
         raise BadRequest(Msg("Sự kiện phải là một đối tượng JSON.", "An event is a JSON object."))
     found = service.usage_from_event(event)
     if found is not None:
-        await service.set_usage(session, found[0][:64], found[1])
+        await service.set_usage(session, *found)
     return Response(status_code=204)

@@ -340,6 +340,6 @@ def usage_from_event(event: Mapping[str, Any]) -> tuple[str, UsageUpdate] | None
             Msg("Sự kiện không hợp lệ: {e}", "Malformed event: {e}").format(e=str(exc)[:200])
         ) from exc
     item_id = str(event.get("key") or payload.get("id") or "")
-    if not item_id:
-        raise Unprocessable(Msg("Sự kiện thiếu mã mục.", "The event names no item."))
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", item_id):
+        raise Unprocessable(Msg("Sự kiện thiếu mã mục hợp lệ.", "The event names no valid item."))
     return item_id, usage

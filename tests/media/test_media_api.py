@@ -407,11 +407,17 @@ class TestUsageAndPublicity:
             "nope",
             {"topic": "article.published", "version": 1, "payload": {"portal": "phu-yen"}},
             {"topic": "article.updated", "key": "a", "payload": {"portal": ""}},
+            {"topic": "article.updated", "key": "a" * 65, "payload": {"portal": "phu-yen"}},
         ],
     )
     async def test_malformed_events_are_4xx(self, api, event):
         r = await api.post("/internal/events", json=event)
         assert 400 <= r.status_code < 500
+
+    async def test_usage_item_ids_are_checked(self, api):
+        body = {"portal": "phu-yen", "media_ids": []}
+        assert_problem(await api.put(f"/internal/usage/{'a' * 65}", json=body), 422)
+        assert_problem(await api.put("/internal/usage/a", json={**body, "media_ids": ["x y"]}), 422)
 
     async def test_pages_and_other_topics_are_acknowledged(self, api):
         r = await api.post("/internal/events", json={"topic": "portal.created", "payload": {}})
