@@ -50,6 +50,20 @@ async def is_public(session: AsyncSession, media_id: str) -> bool:
     return bool(await session.scalar(query))
 
 
+async def public_ids(session: AsyncSession, media_ids: Iterable[str]) -> set[str]:
+    """Which of these assets are used by at least one published item (one query)."""
+    ids = list(media_ids)
+    if not ids:
+        return set()
+    query = (
+        select(UsageLink.media_id)
+        .join(UsageItem, UsageItem.item_id == UsageLink.item_id)
+        .where(UsageLink.media_id.in_(ids), UsageItem.published.is_(True))
+        .distinct()
+    )
+    return set((await session.scalars(query)).all())
+
+
 async def users_of(session: AsyncSession, media_id: str) -> list[UsageItem]:
     query = (
         select(UsageItem)

@@ -131,16 +131,14 @@ async def list_media(
         if moment.tzinfo is None:
             raise InvalidCursor(_BAD_CURSOR)
         after = (moment, str(after_values[1]))
-    assets = await service.list_assets(
+    found = await service.list_assets(
         session, principal, portal=portal, kind=kind, after=after, limit=limit + 1
     )
-    more = len(assets) > limit
-    assets = assets[:limit]
-    items = [await service.view(session, asset, member=False) for asset in assets]
-    next_cursor = (
-        encode_cursor([assets[-1].created_at.isoformat(), assets[-1].id]) if more else None
-    )
-    return MediaPage(items=items, next_cursor=next_cursor)
+    page = found[:limit]
+    last = page[-1][0] if page else None
+    more = len(found) > limit and last is not None
+    next_cursor = encode_cursor([last.created_at.isoformat(), last.id]) if more and last else None
+    return MediaPage(items=[view for _, view in page], next_cursor=next_cursor)
 
 
 @router.get("/{media_id}", operation_id="get_media", response_model=MediaRead)

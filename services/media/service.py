@@ -203,11 +203,13 @@ async def list_assets(
     kind: str | None,
     after: tuple[Any, str] | None,
     limit: int,
-) -> list[MediaAsset]:
-    """A portal's media library, newest first (members only)."""
+) -> list[tuple[MediaAsset, MediaRead]]:
+    """A portal's media library, newest first (members only), with each API view."""
     if not is_member(principal, portal):
         raise _not_member(portal)
-    return await repo.page(session, portal=portal, kind=kind, after=after, limit=limit)
+    assets = await repo.page(session, portal=portal, kind=kind, after=after, limit=limit)
+    public = await repo.public_ids(session, (a.id for a in assets))
+    return [(a, present(a, public=a.id in public, users=None)) for a in assets]
 
 
 async def delete_objects(storage: Storage, keys: list[str]) -> None:

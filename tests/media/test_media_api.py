@@ -486,6 +486,12 @@ class TestMetadata:
         )
         assert [m["id"] for m in rest.json()["items"]] == [ids[0]]
         assert rest.json()["next_cursor"] is None
+        await api.put(
+            "/internal/usage/list-1",
+            json={"portal": "phu-yen", "media_ids": [ids[2]], "published": True},
+        )
+        again = (await api.get("/v1/media?portal=phu-yen&kind=image", headers=editor)).json()
+        assert [m["public"] for m in again["items"]] == [True, False, False]
         assert_problem(await api.get("/v1/media?portal=phu-yen", headers=outsider), 403)
         assert_problem(await api.get("/v1/media?portal=phu-yen"), 401)
         assert_problem(await api.get("/v1/media?portal=phu-yen&cursor=%%%", headers=editor), 400)
