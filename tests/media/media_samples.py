@@ -163,8 +163,8 @@ def jpeg_with_php_in_exif() -> bytes:
 
 
 def zip_bomb_docx() -> bytes:
-    """A well-formed DOCX one of whose members unpacks to 60 MB of zeros."""
-    return docx(extra={"word/media/filler.bin": b"\x00" * (60 * 1024 * 1024)})
+    """A well-formed DOCX one of whose members unpacks to 12 MB of zeros (1000:1)."""
+    return docx(extra={"word/media/filler.bin": b"\x00" * (12 * 1024 * 1024)})
 
 
 def exe() -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from factories import assert_problem
-from media_samples import hostile_corpus, image
+from media_samples import hostile_corpus, image, jpeg_with_php_in_exif, png_claiming, zip_bomb_docx
 from sqlalchemy import func, select
 
 from services.media.models import MediaAsset
@@ -216,3 +216,23 @@ async def test_raw_nul_byte_in_the_file_name(api, editor, media_db, storage, med
     )
     assert_problem(r, 400, "bad-file-name")
     await assert_nothing_left(media_db, storage, media_settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "words"),
+    [
+        ("bom.docx", zip_bomb_docx(), "ZIP bomb"),
+        ("poly.jpg", image("JPEG", (16, 16)) + b"PK\x05\x06" + b"\x00" * 18, "polyglot"),
+        ("bomb.png", png_claiming(100_000, 100_000), "decompression bomb"),
+        ("php.jpg", jpeg_with_php_in_exif(), "metadata hides code"),
+    ],
+    ids=["zip bomb", "polyglot", "pixel bomb", "php in exif"],
+)
+async def test_refused_for_the_right_reason(api, editor, name, data, words):
+    r = await api.post(
+        "/v1/media",
+        data={"portal": "phu-yen"},
+        files={"file": (name, data, "application/octet-stream")},
+        headers={**editor, "Accept-Language": "en"},
+    )
+    assert words in assert_problem(r, 422, "broken-file")["detail"]
