@@ -33,7 +33,7 @@ class _Late:
 def embedded_gateway(data_dir: Path) -> ASGIApp:
     """All services in-process, their data under `data_dir` (env vars still apply).
 
-    Content's outbox events reach the search service, and the search service reads
+    Content's outbox events reach the search and media services, and the search service reads
     content's published set for reindexing, through the same HTTP contracts as in the
     distributed mode, over in-process transports instead of the network.
     """
@@ -53,12 +53,27 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
         client=to_search,
         token=token.get_secret_value() if token else None,
     )
-    content = content_app(ContentSettings(data_dir=data_dir), subscribers=[subscriber])
+    # Media learns which assets content items use from the same events.
+    media_settings = MediaSettings(data_dir=data_dir)
+    media = media_app(media_settings)
+    to_media = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=media), base_url="http://media.internal"
+    )
+    media_token = media_settings.events_token
+    media_subscriber = HttpSubscriber(
+        "media",
+        "http://media.internal/internal/events",
+        client=to_media,
+        token=media_token.get_secret_value() if media_token else None,
+    )
+    content = content_app(
+        ContentSettings(data_dir=data_dir), subscribers=[subscriber, media_subscriber]
+    )
     content_ref.app = content
     services = {
         "content": content,
         "search": search,
-        "media": media_app(MediaSettings(data_dir=data_dir)),
+        "media": media,
         "analytics": analytics_app(AnalyticsSettings(data_dir=data_dir)),
     }
     return create_app(GatewaySettings(), services=services)

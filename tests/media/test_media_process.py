@@ -1,0 +1,128 @@
+"""The media service as its own process (`portal serve media`, real uvicorn, real HTTP):
+uploads stream in real chunks, downloads serve ranges, an oversize upload is cut off while
+it streams and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from media_samples import fixture, image
+
+from services.common.migrate import upgrade
+from services.common.security import TokenIssuer, private_key_from_pem
+from services.media.settings import MediaSettings
+
+PORTAL = str(Path(sys.executable).parent / "portal")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, signing_key_pem):
+    data_dir = tmp_path_factory.mktemp("media-process")
+    (data_dir / "keys").mkdir()
+    (data_dir / "keys" / "signing.pem").write_text(signing_key_pem)
+    settings = MediaSettings(data_dir=data_dir)
+    upgrade("media", settings.resolved_database_url())
+    port = _free_port()
+    env = {
+        **os.environ,
+        "MEDIA_DATA_DIR": str(data_dir),
+        "MEDIA_MAX_IMAGE_BYTES": str(2 * 1024 * 1024),
+        "LOG_LEVEL": "WARNING",
+    }
+    log = data_dir / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [PORTAL, "serve", "media", "--port", str(port), "--host", "127.0.0.1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert proc.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "portal serve media did not start"
+            time.sleep(0.2)
+        issuer = TokenIssuer(
+            private_key_from_pem(signing_key_pem),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        )
+        token, _ = issuer.issue(
+            subject="u1", username="u1", roles={"phu-yen": "editor"}, is_superadmin=False
+        )
+        yield base, {"Authorization": f"Bearer {token}"}, data_dir
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def chunked_form(data: bytes, name: str, chunk: int = 7_000):
+    def body():
+        yield b'--B\r\nContent-Disposition: form-data; name="portal"\r\n\r\nphu-yen\r\n'
+        disposition = f'form-data; name="file"; filename="{name}"'
+        yield f"--B\r\nContent-Disposition: {disposition}\r\n\r\n".encode()
+        for start in range(0, len(data), chunk):  # boundaries fall anywhere
+            yield data[start : start + chunk]
+        yield b"\r\n--B--\r\n"
+
+    return body()
+
+
+def test_upload_in_odd_chunks_and_ranged_download(served):
+    base, headers, _ = served
+    data = fixture("clip.mp4")
+    r = httpx.post(
+        base + "/v1/media",
+        content=chunked_form(data, "Phim ngắn.mp4"),
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=B"},
+    )
+    assert r.status_code == 201, r.text
+    body = r.json()
+    got = httpx.get(base + body["url"], headers={**headers, "Range": "bytes=1000-1999"})
+    assert (got.status_code, got.content) == (206, data[1000:2000])
+    whole = httpx.get(base + body["url"], headers=headers)
+    assert whole.content == data
+    assert "Phim%20ng%E1%BA%AFn.mp4" in whole.headers["content-disposition"]
+
+
+def test_oversize_upload_is_cut_off_and_leaves_nothing(served):
+    base, headers, data_dir = served
+    before = set((data_dir / "media").rglob("*"))
+    big = image("JPEG", (64, 64)) + b"\0" * (8 * 1024 * 1024)  # limit here: 2 MB
+    try:
+        r = httpx.post(
+            base + "/v1/media",
+            content=chunked_form(big, "lon.jpg", chunk=64 * 1024),
+            headers={**headers, "Content-Type": "multipart/form-data; boundary=B"},
+            timeout=30,
+        )
+        assert r.status_code == 413, r.text
+    except httpx.TransportError:
+        pass  # the server may close the connection before the client has sent everything
+    deadline = time.monotonic() + 5
+    while list((data_dir / "media-uploads").iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list((data_dir / "media-uploads").iterdir()) == []
+    assert set((data_dir / "media").rglob("*")) == before
