@@ -79,12 +79,11 @@ _TYPO_TIER = {0: 1000.0, 1: 500.0, 2: 250.0}
 _TITLE_BONUS = 10.0
 _EXACT_BONUS = 2.0
 _PHRASE_BONUS = 50.0
-_BM25_WEIGHT = 0.01
 _SUGGEST_OVERFETCH = 5
 # Beginnings of words up to this length are indexed as terms of their own (as Meilisearch
 # keeps the documents of frequent prefixes): `t` would otherwise expand to every word
 # starting with `t`, and read all their posting lists, while the user types.
-_SHORT_PREFIX = 3
+_SHORT_PREFIX = 2
 
 
 def _schema() -> Any:
