@@ -298,6 +298,8 @@ async def test_media_down_is_503_and_the_article_stays_a_draft(
                     await submit(http, newsroom, item), 503, "media-unavailable"
                 )
                 assert "thử lại sau" in problem["detail"]
+                refused = await submit(http, newsroom, item)
+                assert refused.headers["retry-after"] == "10"
                 english = assert_problem(await submit(http, newsroom, item, **EN), 503)
                 assert "try again later" in english["detail"]
                 assert await status_of(http, newsroom, item) == "draft"
