@@ -33,8 +33,9 @@ class _Late:
 def embedded_gateway(data_dir: Path) -> ASGIApp:
     """All services in-process, their data under `data_dir` (env vars still apply).
 
-    Content's outbox events reach the search and media services, and the search service reads
-    content's published set for reindexing, through the same HTTP contracts as in the
+    Content's outbox events reach the search and media services, the search service reads
+    content's published set for reindexing, and content asks media whether a featured image
+    may be used (an image of the portal with alt text), through the same HTTP contracts as in the
     distributed mode, over in-process transports instead of the network.
     """
     search_settings = SearchSettings(data_dir=data_dir)
@@ -66,8 +67,11 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
         client=to_media,
         token=media_token.get_secret_value() if media_token else None,
     )
+    # Submit checks featured images with media over the same client, as the acting user.
     content = content_app(
-        ContentSettings(data_dir=data_dir), subscribers=[subscriber, media_subscriber]
+        ContentSettings(data_dir=data_dir),
+        subscribers=[subscriber, media_subscriber],
+        media=to_media,
     )
     content_ref.app = content
     services = {

@@ -45,11 +45,14 @@ def create_app(
     *,
     database: Database | None = None,
     subscribers: list[Subscriber] | None = None,
+    media: httpx.AsyncClient | None = None,
 ) -> FastAPI:
     """Build the content service; tests pass their own settings and database.
 
     `subscribers` receive outbox events besides the URLs in the settings (embedded mode
-    hands over the in-process search service this way).
+    hands over the in-process search service this way). `media` is how submit checks
+    featured images; by default an HTTP client for `CONTENT_MEDIA_URL`, and without either
+    the check is off (embedded mode passes an in-process client).
     """
     settings = settings or ContentSettings()
     if settings.jwt_private_key_pem is not None:
@@ -67,6 +70,12 @@ def create_app(
         app.state.db = db
         tasks: list[asyncio.Task[None]] = []
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
+        own_media = None
+        app.state.media = media
+        if media is None and settings.media_url:
+            own_media = app.state.media = httpx.AsyncClient(
+                base_url=settings.media_url, timeout=httpx.Timeout(10.0, connect=3.0)
+            )
         if settings.run_background:
             tasks.append(
                 asyncio.create_task(
@@ -93,6 +102,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await http.aclose()
+            if own_media is not None:
+                await own_media.aclose()
             if database is None:
                 await db.dispose()
 
@@ -111,6 +122,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.issuer = issuer
+    app.state.media = media
     app.state.verifier = TokenVerifier(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, keys=issuer.jwks()
     )

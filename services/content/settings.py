@@ -29,6 +29,11 @@ class ContentSettings(ServiceSettings):
         default=None, description="Sent as a Bearer token with every event delivery."
     )
     outbox_interval: float = 1.0
+    media_url: str | None = Field(
+        default=None,
+        description="The media service (e.g. http://media:8000); when set, submit checks the "
+        "featured image there. Unset: only its presence is checked.",
+    )
     public_cache_ttl: float = Field(
         default=5.0,
         description="Seconds anonymous public reads are micro-cached in-process (0: off).",

@@ -19,6 +19,7 @@ from services.content.items.schemas import (
     RevisionList,
     TransitionIn,
 )
+from services.content.media import FeaturedImageCheck
 from services.content.portals.service import get_portal
 
 _TRANSITION_DOC = (
@@ -26,7 +27,9 @@ _TRANSITION_DOC = (
     "next stage; `return` (comment required): back to the author; `publish`/`schedule` "
     "(`publish_at`): by the role of the last stage; `unpublish` (comment = reason): by the "
     "last stage's role; `archive`. 409 when the state does not allow it, 403 when the role "
-    "does not, 422 with every problem when inputs or posting standards are not met."
+    "does not, 422 with every problem when inputs or posting standards are not met (with the "
+    "media service configured, the featured image must be an image of the portal with alt "
+    "text; 503 `media-unavailable` when media cannot be asked)."
 )
 
 
@@ -147,11 +150,29 @@ def item_router(spec: KindSpec) -> APIRouter:
         description=_TRANSITION_DOC,
     )
     async def transition(
-        portal: str, item_id: str, body: TransitionIn, session: SessionDep, access: AccessDep
+        portal: str,
+        item_id: str,
+        body: TransitionIn,
+        session: SessionDep,
+        access: AccessDep,
+        request: Request,
     ) -> Any:
         """Move the item through the editorial workflow."""
+        client = request.app.state.media
+        media = (
+            FeaturedImageCheck(client, request.headers.get("authorization"))
+            if client is not None
+            else None
+        )
         return await service.transition(
-            session, spec, access=access, portal_id=portal, item_id=item_id, body=body, now=now()
+            session,
+            spec,
+            access=access,
+            portal_id=portal,
+            item_id=item_id,
+            body=body,
+            now=now(),
+            media=media,
         )
 
     @router.get("/{item_id}/revisions", operation_id=f"list{name}Revisions")

@@ -24,6 +24,7 @@ from services.content.items import repository as repo
 from services.content.items.kinds import KindSpec, SubmitContext
 from services.content.items.schemas import ItemMeta, TransitionIn
 from services.content.items.views import event_payload, to_read
+from services.content.media import FeaturedImageCheck
 from services.content.models import OUTBOX, Item, Portal, Revision
 from services.content.portals.service import get_portal, pipeline_of, standard_of
 from services.content.standards import StandardsNotMet
@@ -325,8 +326,11 @@ async def transition(
     item_id: str,
     body: TransitionIn,
     now: datetime,
+    media: FeaturedImageCheck | None = None,
 ) -> ItemMeta:
-    """Move an item through the workflow (state, then role, then inputs, then standards)."""
+    """Move an item through the workflow (state, then role, then inputs, then standards).
+
+    With `media`, submit also checks the featured image against the media service."""
     item = await _writable_item(session, spec, access=access, portal=portal_id, item_id=item_id)
     portal = await get_portal(session, portal_id)
     await apply_transition(
@@ -343,6 +347,7 @@ async def transition(
             publish_at=body.publish_at,
             unpublish_at=body.unpublish_at,
         ),
+        media=media,
     )
     return await render(session, spec, item, portal=portal, access=access)
 
@@ -356,8 +361,11 @@ async def apply_transition(
     actor: Actor,
     actor_name: str,
     request: TransitionRequest,
+    media: FeaturedImageCheck | None = None,
 ) -> None:
-    """Decide, apply, audit and announce one transition (used by the API and the scheduler)."""
+    """Decide, apply, audit and announce one transition (used by the API and the scheduler).
+
+    Nothing is changed when submit finds problems (422) or `media` cannot check (503)."""
     pipeline = pipeline_of(portal)
     state = state_of(item)
     outcome = decide(state, actor, pipeline, request)
@@ -370,6 +378,9 @@ async def apply_transition(
         problems = spec.submit_problems(
             revision.data, SubmitContext(standard_of(portal), category_ok)
         )
+        featured = (revision.data.get("featured_media_id") or "").strip()
+        if media is not None and featured:
+            problems += await media.problems(featured, portal=portal.id)
         if problems:
             raise StandardsNotMet(
                 Msg(

@@ -1,0 +1,364 @@
+"""Submit checks the featured image against the media service (issue 4: alt text required).
+
+A real media app (its own migrated PostgreSQL database, local storage) runs in-process next
+to a real content app; content asks media with the acting user's token. Media down is a
+client whose transport fails, and it must leave the article a draft.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pgserver
+import pytest
+from factories import (
+    Newsroom,
+    assert_problem,
+    good_article,
+    make_newsroom,
+    make_portal,
+    make_user,
+)
+from fastapi import FastAPI
+from PIL import Image
+from rich.console import Console
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from typer.testing import CliRunner
+
+from gateway.cli import cli
+from gateway.embedded import embedded_gateway
+from services.common.db import Database
+from services.common.migrate import upgrade
+from services.content.app import create_app as create_content_app
+from services.content.demo.seed import seed_demo
+from services.content.settings import ContentSettings
+from services.media.app import create_app as create_media_app
+from services.media.av import AvTools
+from services.media.settings import MediaSettings
+from services.media.storage import LocalStorage
+
+pytestmark = pytest.mark.postgres
+
+EN = {"Accept-Language": "en"}
+
+
+def jpeg() -> bytes:
+    # A fresh colour each time: media returns the existing asset for the same bytes.
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), tuple(uuid.uuid4().bytes[:3])).save(out, format="JPEG")
+    return out.getvalue()
+
+
+def pdf() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(out, format="PDF")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def featured_media_pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
+    """A migrated media database of this xdist worker."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"featured_media_{worker}_{os.getpid()}"
+    pgserver.create_database(pg_server, name)
+    url = pg_server.url(name)
+    upgrade("media", url)
+    try:
+        yield url
+    finally:
+        pgserver.drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+async def featured_media_engine(featured_media_pg_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_async_engine(featured_media_pg_url, pool_size=2)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+async def media_connection(featured_media_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    async with featured_media_engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            yield conn
+        finally:
+            if transaction.is_active:
+                await transaction.rollback()
+
+
+@pytest.fixture
+async def media_app(
+    tmp_path: Path, signing_key_pem: str, media_connection: AsyncConnection
+) -> AsyncIterator[FastAPI]:
+    """Media verifies the tokens content issues (same key, issuer and audience)."""
+    keys = tmp_path / "keys"
+    keys.mkdir(exist_ok=True)
+    (keys / "signing.pem").write_text(signing_key_pem)
+    app = create_media_app(
+        MediaSettings(data_dir=tmp_path),
+        database=Database.bound_to(media_connection),
+        storage=LocalStorage(tmp_path / "media"),
+        tools=AvTools(None, None),
+    )
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def media(media_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=media_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:
+        yield http
+
+
+@pytest.fixture
+async def checking_app(
+    content_settings: ContentSettings, db: Database, media: httpx.AsyncClient
+) -> AsyncIterator[FastAPI]:
+    """The content service, asking the media service about featured images."""
+    app = create_content_app(content_settings, database=db, media=media)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def content(checking_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=checking_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:
+        yield http
+
+
+@pytest.fixture
+async def newsroom(checking_app: FastAPI, db: Database) -> Newsroom:
+    return await make_newsroom(checking_app, db)
+
+
+async def upload(
+    media: httpx.AsyncClient, user: Any, portal: str, name: str, data: bytes, **fields: str
+) -> dict[str, Any]:
+    r = await media.post(
+        "/v1/media",
+        data={"portal": portal, **fields},
+        files={"file": (name, data, "application/octet-stream")},
+        headers=user.headers,
+    )
+    assert r.status_code == 201, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
+async def draft(content: httpx.AsyncClient, newsroom: Newsroom, media_id: str) -> str:
+    r = await content.post(
+        f"/v1/portals/{newsroom.portal}/articles",
+        json=good_article(newsroom.category_id, featured_media_id=media_id),
+        headers=newsroom.headers("contributor"),
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
+async def submit(
+    content: httpx.AsyncClient, newsroom: Newsroom, item_id: str, **headers: str
+) -> httpx.Response:
+    return await content.post(
+        f"/v1/portals/{newsroom.portal}/articles/{item_id}/transitions",
+        json={"action": "submit"},
+        headers={**newsroom.headers("contributor"), **headers},
+    )
+
+
+async def status_of(content: httpx.AsyncClient, newsroom: Newsroom, item_id: str) -> str:
+    r = await content.get(
+        f"/v1/portals/{newsroom.portal}/articles/{item_id}", headers=newsroom.headers("editor")
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["status"])
+
+
+def featured_errors(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in problem["errors"] if e["field"] == "featured_media_id"]
+
+
+async def test_an_image_without_alt_is_refused_until_alt_is_added(content, media, newsroom):
+    editor = newsroom.people["editor"]
+    asset = await upload(media, editor, newsroom.portal, "Hội nghị.jpg", jpeg())
+    assert asset["usable_as_featured"] is False
+    item = await draft(content, newsroom, asset["id"])
+
+    problem = assert_problem(await submit(content, newsroom, item), 422, "standards-not-met")
+    [error] = featured_errors(problem)
+    assert error["code"] == "alt_required"
+    assert "mô tả thay thế (alt)" in error["message"]
+    english = assert_problem(await submit(content, newsroom, item, **EN), 422)
+    assert "has no alt text" in featured_errors(english)[0]["message"]
+    assert await status_of(content, newsroom, item) == "draft"
+
+    r = await media.patch(
+        f"/v1/media/{asset['id']}",
+        json={"alt": "Quang cảnh hội nghị tập huấn tại BHXH Phú Yên"},
+        headers=editor.headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["usable_as_featured"] is True
+    r = await submit(content, newsroom, item)
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "in_review"
+
+
+async def test_another_portals_image_is_not_found_even_when_media_shows_it(
+    content, media, newsroom, checking_app, db
+):
+    await make_portal(db, "ha-noi")
+    outsider = await make_user(checking_app, db, roles={"ha-noi": "editor"})
+    asset = await upload(media, outsider, "ha-noi", "Hà Nội.jpg", jpeg(), alt="Trụ sở BHXH Hà Nội")
+    item = await draft(content, newsroom, asset["id"])
+    problem = assert_problem(await submit(content, newsroom, item), 422, "standards-not-met")
+    assert [e["code"] for e in featured_errors(problem)] == ["media_not_found"]
+
+    # Published content of Hà Nội uses it: media now shows it to anyone, still not ours.
+    r = await media.put(
+        "/internal/usage/ha-noi-article",
+        json={"portal": "ha-noi", "media_ids": [asset["id"]], "published": True, "version": 1},
+    )
+    assert r.status_code == 204, r.text
+    shown = await media.get(f"/v1/media/{asset['id']}", headers=newsroom.headers("contributor"))
+    assert shown.status_code == 200
+    assert shown.json()["portal"] == "ha-noi"
+    problem = assert_problem(await submit(content, newsroom, item), 422, "standards-not-met")
+    assert [e["code"] for e in featured_errors(problem)] == ["media_not_found"]
+    assert await status_of(content, newsroom, item) == "draft"
+
+
+async def test_a_pdf_cannot_be_the_featured_image(content, media, newsroom):
+    asset = await upload(
+        media,
+        newsroom.people["editor"],
+        newsroom.portal,
+        "Quyết định.pdf",
+        pdf(),
+        alt="Quyết định số 1",
+    )
+    assert asset["kind"] == "document"
+    item = await draft(content, newsroom, asset["id"])
+    problem = assert_problem(await submit(content, newsroom, item), 422, "standards-not-met")
+    [error] = featured_errors(problem)
+    assert error["code"] == "not_an_image"
+    assert "tài liệu" in error["message"]
+
+
+async def test_an_unknown_id_is_listed_with_every_other_problem(content, newsroom):
+    r = await content.post(
+        f"/v1/portals/{newsroom.portal}/articles",
+        json=good_article(newsroom.category_id, featured_media_id="khong-co-anh", author=None),
+        headers=newsroom.headers("contributor"),
+    )
+    assert r.status_code == 201, r.text
+    problem = assert_problem(await submit(content, newsroom, r.json()["id"]), 422)
+    assert {(e["field"], e["code"]) for e in problem["errors"]} == {
+        ("author", "required"),
+        ("featured_media_id", "media_not_found"),
+    }
+
+
+def failing(handler: Any) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.MockTransport(handler), base_url="http://media")
+
+
+def refuse_connection(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("connection refused", request=request)
+
+
+def answer_500(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(500, json={"title": "boom"})
+
+
+@pytest.mark.parametrize("handler", [refuse_connection, answer_500], ids=["down", "5xx"])
+async def test_media_down_is_503_and_the_article_stays_a_draft(
+    content_settings, db, handler, media, media_app
+):
+    async with failing(handler) as broken:
+        app = create_content_app(content_settings, database=db, media=broken)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:
+                newsroom = await make_newsroom(app, db)
+                editor = newsroom.people["editor"]
+                asset = await upload(
+                    media, editor, newsroom.portal, "Ảnh.jpg", jpeg(), alt="Ảnh hội nghị"
+                )
+                item = await draft(http, newsroom, asset["id"])
+                problem = assert_problem(
+                    await submit(http, newsroom, item), 503, "media-unavailable"
+                )
+                assert "thử lại sau" in problem["detail"]
+                refused = await submit(http, newsroom, item)
+                assert refused.headers["retry-after"] == "10"
+                english = assert_problem(await submit(http, newsroom, item, **EN), 503)
+                assert "try again later" in english["detail"]
+                assert await status_of(http, newsroom, item) == "draft"
+                history = await http.get(
+                    f"/v1/portals/{newsroom.portal}/articles/{item}/history",
+                    headers=editor.headers,
+                )
+                assert history.status_code == 200, history.text
+                assert history.json()["items"] == []
+
+
+async def test_without_a_media_client_only_presence_is_checked(client, content_app, db):
+    newsroom = await make_newsroom(content_app, db)
+    item = await draft(client, newsroom, "khong-co-anh")
+    r = await submit(client, newsroom, item)
+    assert r.status_code == 200, r.text
+
+
+ADMIN_PASSWORD = "quan-tri-featured-2026"
+
+
+async def test_embedded_platform_checks_the_featured_image(tmp_path):
+    result = CliRunner().invoke(cli, ["migrate", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    db = Database.from_url(ContentSettings(data_dir=tmp_path).resolved_database_url())
+    try:
+        await seed_demo(
+            db, console=Console(quiet=True), admin_password=ADMIN_PASSWORD, demo_password="x" * 12
+        )
+    finally:
+        await db.dispose()
+    app = embedded_gateway(tmp_path)
+    async with app.router.lifespan_context(app):  # type: ignore[attr-defined]
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://portal") as gw:
+            login = {"username": "admin", "password": ADMIN_PASSWORD}
+            token = (await gw.post("/v1/auth/token", json=login)).json()["access_token"]
+            auth = {"Authorization": f"Bearer {token}"}
+            r = await gw.post(
+                "/v1/media",
+                data={"portal": "phu-yen"},
+                files={"file": ("Trụ sở.jpg", jpeg(), "image/jpeg")},
+                headers=auth,
+            )
+            assert r.status_code == 201, r.text
+            media_id = r.json()["id"]
+            categories = (await gw.get("/v1/portals/phu-yen/categories")).json()["items"]
+            article = good_article(categories[0]["id"], featured_media_id=media_id)
+            created = await gw.post("/v1/portals/phu-yen/articles", json=article, headers=auth)
+            assert created.status_code == 201, created.text
+            url = f"/v1/portals/phu-yen/articles/{created.json()['id']}/transitions"
+
+            refused = await gw.post(url, json={"action": "submit"}, headers=auth)
+            problem = assert_problem(refused, 422, "standards-not-met")
+            assert [e["code"] for e in featured_errors(problem)] == ["alt_required"]
+            r = await gw.patch(
+                f"/v1/media/{media_id}", json={"alt": "Trụ sở BHXH Phú Yên"}, headers=auth
+            )
+            assert r.status_code == 200, r.text
+            moved = await gw.post(url, json={"action": "submit"}, headers=auth)
+            assert moved.status_code == 200, moved.text
+            assert moved.json()["status"] == "in_review"
