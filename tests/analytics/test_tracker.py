@@ -42,7 +42,8 @@ class TestScript:
         assert len(gzip.compress(r.content, 9)) < 2048
         assert b"sendBeacon" in r.content
         assert b"cookie" not in r.content.lower().replace(b"no cookies", b"")
-        assert b"localStorage" not in r.content and b"sessionStorage" not in r.content
+        assert b"localStorage" not in r.content
+        assert b"sessionStorage" not in r.content
 
 
 @needs_node
@@ -65,17 +66,13 @@ class TestBehaviour:
     def test_spa_navigation_never_counts_the_same_path_twice(self):
         sent = run("spa")
         paths = [s["body"]["url"] for s in sent if s["body"]["type"] == "pageview"]
-        assert (
-            paths
-            == [
-                "https://bhxh.phuyen.gov.vn/tin-tuc?x=1",
-                "https://bhxh.phuyen.gov.vn/tin-tuc/bai-1",
-                "https://bhxh.phuyen.gov.vn/van-ban",
-                "https://bhxh.phuyen.gov.vn/van-ban",  # popstate back to /tin-tuc/bai-1
-            ][:3]
-            + [sent[3]["body"]["url"]]
-        )
-        assert sent[-1]["body"] == {**sent[-1]["body"], "type": "event", "name": "tai-van-ban"}
+        assert paths == [
+            "https://bhxh.phuyen.gov.vn/tin-tuc?x=1",
+            "https://bhxh.phuyen.gov.vn/tin-tuc/bai-1",
+            "https://bhxh.phuyen.gov.vn/van-ban",
+            "https://bhxh.phuyen.gov.vn/tin-tuc/bai-1",  # back, by popstate
+        ]
+        assert (sent[-1]["body"]["type"], sent[-1]["body"]["name"]) == ("event", "tai-van-ban")
         ids = [s["body"]["id"] for s in sent]
         assert len(set(ids)) == len(ids)
 
