@@ -29,6 +29,7 @@ from services.analytics.settings import AnalyticsSettings
 from services.analytics.upkeep import upkeep_loop
 from services.common.app import service_app
 from services.common.db import Database
+from services.common.migrate import upgrade
 
 
 def create_app(
@@ -44,9 +45,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database.from_url(
-            settings.resolved_database_url(), echo=settings.database_echo
-        )
+        url = settings.resolved_database_url()
+        if database is None and url.startswith("sqlite"):
+            # Embedded mode runs with nothing set up: its SQLite file migrates itself.
+            # PostgreSQL is migrated by `portal migrate analytics` before the rollout.
+            upgrade("analytics", url)
+        db = database or Database.from_url(url, echo=settings.database_echo)
         own_client = None
         client = content
         if client is None and settings.content_url:
