@@ -44,8 +44,9 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
     """All services in-process, their data under `data_dir` (env vars still apply).
 
     Content's outbox events reach the search service, the search service reads
-    content's published set for reindexing and analytics checks that portals exist, through the same HTTP contracts as in the
-    distributed mode, over in-process transports instead of the network.
+    content's published set for reindexing, and analytics checks that portals exist,
+    through the same HTTP contracts as in the distributed mode, over in-process
+    transports instead of the network.
     """
     search_settings = SearchSettings(data_dir=data_dir)
     content_ref = _Late()
