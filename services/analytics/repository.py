@@ -25,8 +25,10 @@ from services.analytics.models import (
 )
 from services.analytics.sessions import ROLLUP_FIELDS, VisitorState
 
-# asyncpg allows 32,767 bind parameters per statement; 13 columns x 2,000 rows stays under.
-CHUNK = 2000
+# Rows go through executemany: SQLAlchemy's "insertmanyvalues" sends them as multi-row
+# INSERT ... VALUES statements (1,000 rows each) from one cached compiled form, where
+# `.values([...])` would compile a new statement for every batch (most of the cost).
+CHUNK = 2000  # rows per IN (...) lookup
 FLUSH_LOCK = 0x616E616C  # "anal": one flusher at a time across workers (PostgreSQL)
 
 
@@ -72,17 +74,15 @@ async def claim_client_ids(
     session: AsyncSession, ids: set[tuple[str, str]], now: datetime
 ) -> set[tuple[str, str]]:
     """Record beacon ids; return those not seen before (the others are retries)."""
-    fresh: set[tuple[str, str]] = set()
     rows = [{"portal": p, "client_id": c, "seen_at": now} for p, c in sorted(ids)]
-    for chunk in _chunks(rows):
-        stmt = (
-            _insert(session, beacon_ids)
-            .values(list(chunk))
-            .on_conflict_do_nothing(index_elements=["portal", "client_id"])
-            .returning(beacon_ids.c.portal, beacon_ids.c.client_id)
-        )
-        fresh.update((r.portal, r.client_id) for r in await session.execute(stmt))
-    return fresh
+    if not rows:
+        return set()
+    stmt = (
+        _insert(session, beacon_ids)
+        .on_conflict_do_nothing(index_elements=["portal", "client_id"])
+        .returning(beacon_ids.c.portal, beacon_ids.c.client_id)
+    )
+    return {(r.portal, r.client_id) for r in await session.execute(stmt, rows)}
 
 
 async def load_states(
@@ -128,8 +128,8 @@ async def ensure_partitions(session: AsyncSession, months: set[date], known: set
 
 
 async def insert_events(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
-    for chunk in _chunks(rows):
-        await session.execute(events.insert().values(list(chunk)))
+    if rows:
+        await session.execute(events.insert(), list(rows))
 
 
 async def save_states(session: AsyncSession, states: dict[tuple[str, str], VisitorState]) -> None:
@@ -146,8 +146,8 @@ async def save_states(session: AsyncSession, states: dict[tuple[str, str], Visit
         }
         for (portal, visitor), s in states.items()
     ]
-    for chunk in _chunks(rows, 1000):
-        stmt = _insert(session, visitor_state).values(list(chunk))
+    if rows:
+        stmt = _insert(session, visitor_state)
         stmt = stmt.on_conflict_do_update(
             index_elements=["portal", "visitor"],
             set_={
@@ -162,7 +162,7 @@ async def save_states(session: AsyncSession, states: dict[tuple[str, str], Visit
                 )
             },
         )
-        await session.execute(stmt)
+        await session.execute(stmt, rows)
 
 
 async def add_visitor_days(
@@ -171,14 +171,13 @@ async def add_visitor_days(
     """Insert (portal, day, visitor); count the new ones per (portal, day)."""
     new: Counter[tuple[str, date]] = Counter()
     rows = [{"portal": p, "day": d, "visitor": v} for p, d, v in sorted(keys)]
-    for chunk in _chunks(rows):
+    if rows:
         stmt = (
             _insert(session, visitor_days)
-            .values(list(chunk))
             .on_conflict_do_nothing(index_elements=["portal", "day", "visitor"])
             .returning(visitor_days.c.portal, visitor_days.c.day)
         )
-        for row in await session.execute(stmt):
+        for row in await session.execute(stmt, rows):
             new[(row.portal, row.day)] += 1
     return new
 
@@ -191,13 +190,14 @@ async def add_counts(
     fields: Sequence[str],
 ) -> None:
     """Upsert rows adding `fields` to what is there (rollups are sums)."""
-    for chunk in _chunks(rows, 1000):
-        stmt = _insert(session, table).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(keys),
-            set_={f: table.c[f] + stmt.excluded[f] for f in fields},
-        )
-        await session.execute(stmt)
+    if not rows:
+        return
+    stmt = _insert(session, table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={f: table.c[f] + stmt.excluded[f] for f in fields},
+    )
+    await session.execute(stmt, rows)
 
 
 async def add_rollups(

@@ -57,6 +57,6 @@ class Runtime:
         return self.clock()
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
     value: Runtime = request.app.state.analytics
     return value
