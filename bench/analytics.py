@@ -165,7 +165,9 @@ def run_wrk(
                 value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
             )
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
     return {
+        "socket_errors": errors.group(1) if errors else None,
         "requests": limit,
         "rps": round(limit / elapsed, 1),
         "seconds": round(elapsed, 2),
@@ -177,7 +179,7 @@ def run_wrk(
 def metric_values(text: str) -> dict[str, float]:
     values = {}
     for line in text.splitlines():
-        if line.startswith("analytics_") and not line.startswith("#"):
+        if line.startswith(("analytics_", "http_requests_total")):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
     return values
@@ -315,16 +317,24 @@ def main() -> None:
             for k in ("stored", "duplicate", "bot")
         }
         accepted = values.get("analytics_beacons_accepted_total", 0)
+        answered = sum(
+            v
+            for k, v in values.items()
+            if k.startswith("http_requests_total")
+            and 'route="/v1/analytics/events"' in k
+            and 'status="202"' in k
+        )
         counts = asyncio.run(table_counts(analytics_url))
         results["loss"] = {
-            "sent": len(requests),
+            "planned": len(requests),
+            "answered_202": answered,
             "accepted": accepted,
             **{f"settled_{k}": v for k, v in settled.items()},
             "rows_in_events": counts["events"],
             "bots_in_bot_daily": counts["bot_daily"],
             "partitions": counts["partitions"],
             "lost": accepted - sum(settled.values()),
-            "zero_lost": accepted == len(requests) == sum(settled.values())
+            "zero_lost": answered == accepted == sum(settled.values())
             and counts["events"] == settled["stored"]
             and counts["bot_daily"] == settled["bot"],
         }

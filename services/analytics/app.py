@@ -49,6 +49,7 @@ def create_app(
         if database is None and url.startswith("sqlite"):
             # Embedded mode runs with nothing set up: its SQLite file migrates itself.
             # PostgreSQL is migrated by `portal migrate analytics` before the rollout.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
             upgrade("analytics", url)
         db = database or Database.from_url(url, echo=settings.database_echo)
         own_client = None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 MAX_URL = 2048
+_BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def _absolute_http_url(value: str) -> str:
@@ -18,7 +20,7 @@ def _absolute_http_url(value: str) -> str:
         raise ValueError("not a URL") from exc
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ValueError("must be an absolute http(s) URL")
-    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+    if _BLANK_OR_CONTROL.search(value):
         raise ValueError("must not contain spaces or control characters")
     return value
 
