@@ -109,13 +109,23 @@ async def load_states(
     return states
 
 
+PARTITIONS = "analytics_partitions"
+
+
 async def ensure_partitions(session: AsyncSession, months: set[date], known: set[date]) -> None:
-    """PostgreSQL: create the monthly partitions of `events` these rows need."""
+    """PostgreSQL: create the monthly partitions of `events` these rows need.
+
+    They live in their own schema, so that schema comparisons (`alembic check`) see only
+    the parent table the migrations own.
+    """
     if not is_postgres(session):
         return
-    for month in sorted(months - known):
+    missing = sorted(months - known)
+    if missing:
+        await session.execute(text(f"CREATE SCHEMA IF NOT EXISTS {PARTITIONS}"))
+    for month in missing:
         upper = date(month.year + month.month // 12, month.month % 12 + 1, 1)
-        name = f"events_{month:%Y_%m}"
+        name = f"{PARTITIONS}.events_{month:%Y_%m}"
         # Partition DDL takes a lock on the parent; IF NOT EXISTS makes workers' races harmless.
         await session.execute(
             text(
@@ -279,7 +289,7 @@ async def _drop_old_partitions(session: AsyncSession, before: datetime) -> int:
             continue
         upper = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
         if upper <= before:
-            await session.execute(text(f'DROP TABLE IF EXISTS "{name}"'))
+            await session.execute(text(f'DROP TABLE IF EXISTS {PARTITIONS}."{name}"'))
             dropped += 1
     return dropped
 

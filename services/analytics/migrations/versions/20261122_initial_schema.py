@@ -17,7 +17,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "beacon_ids",
         sa.Column("portal", sa.String(length=64), nullable=False),
@@ -122,10 +121,14 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("visitor_state", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_visitor_state_last_ts"), ["last_ts"], unique=False)
+    if op.get_bind().dialect.name == "postgresql":
+        # The monthly partitions of `events` (created by the service as months come).
+        op.execute("CREATE SCHEMA IF NOT EXISTS analytics_partitions")
 
 
 def downgrade() -> None:
-
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP SCHEMA IF EXISTS analytics_partitions CASCADE")
     with op.batch_alter_table("visitor_state", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_visitor_state_last_ts"))
 
