@@ -53,6 +53,11 @@ from services.common.migrate import upgrade  # noqa: E402
 from services.common.security import TokenIssuer, load_or_create_private_key  # noqa: E402
 
 console = Console()
+ADMIN_BASE = (
+    os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    .rsplit("/", 1)[0]
+    .replace("postgresql://", "postgresql+asyncpg://")
+)
 
 LUA = r"""
 local path = os.getenv("BENCH_REQUESTS")
@@ -253,9 +258,6 @@ def main() -> None:
     upgrade("analytics", analytics_url)
     asyncio.run(make_portals(content_url))
     key = load_or_create_private_key(tmp / "keys" / "signing.pem")
-    token, _ = TokenIssuer(key, issuer="portal-platform", audience="portal-api").issue(
-        subject="bench", username="bench", roles={}, is_superadmin=True
-    )
     quiet = {"LOG_LEVEL": "WARNING"}
     lua = tmp / "replay.lua"
     lua.write_text(LUA)
@@ -340,6 +342,10 @@ def main() -> None:
         }
         console.print("loss", results["loss"])
 
+        # Minted now: an access token lives 15 minutes, less than a million beacons take.
+        token, _ = TokenIssuer(key, issuer="portal-platform", audience="portal-api").issue(
+            subject="bench", username="bench", roles={}, is_superadmin=True
+        )
         headers = {"Authorization": f"Bearer {token}"}
         latencies: dict[str, Any] = {}
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http, Progress() as bar:

@@ -137,7 +137,7 @@ async def summary(
             for name in FIELDS:
                 per[row.portal][name] += getattr(row, name)
     names = dict(portals)
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "portal": p,
             "name": names[p],
@@ -148,7 +148,7 @@ async def summary(
         }
         for p, c in per.items()
     ]
-    items.sort(key=lambda i: (-int(str(i["pageviews"])), str(i["portal"])))
+    items.sort(key=lambda i: (-i["pageviews"], i["portal"]))
     return {
         "from": span.first.isoformat(),
         "to": span.last.isoformat(),
