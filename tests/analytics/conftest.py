@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 import pgserver
 import pytest
+from analytics_helpers import BROWSER_UA, empty_tables
 from factories import make_portal
 from fastapi import FastAPI
-from sqlalchemy import text
 
 from services.analytics.app import create_app
 from services.analytics.models import metadata
@@ -30,11 +30,6 @@ from services.analytics.runtime import Runtime
 from services.analytics.settings import AnalyticsSettings
 from services.common.db import Database
 from services.common.migrate import upgrade
-
-BROWSER_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
-    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
 
 
 @pytest.fixture(scope="session")
@@ -55,12 +50,6 @@ async def analytics_pg(analytics_pg_url: str) -> AsyncIterator[Database]:
     database = Database.from_url(analytics_pg_url)
     yield database
     await database.dispose()
-
-
-async def empty_tables(database: Database) -> None:
-    names = ", ".join(table.name for table in metadata.sorted_tables)
-    async with database.transaction() as session:
-        await session.execute(text(f"TRUNCATE {names}"))
 
 
 @pytest.fixture(scope="session")
@@ -128,10 +117,6 @@ class Analytics:
 def write_key(data_dir: Path, pem: str) -> None:
     (data_dir / "keys").mkdir(parents=True, exist_ok=True)
     (data_dir / "keys" / "signing.pem").write_text(pem)
-
-
-def beacon(path: str = "/", portal: str = "phu-yen", **extra: Any) -> dict[str, Any]:
-    return {"portal": portal, "url": f"https://bhxh.phuyen.gov.vn{path}", **extra}
 
 
 @pytest.fixture

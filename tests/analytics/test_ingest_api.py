@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import BROWSER_UA, beacon
+from analytics_helpers import BROWSER_UA, beacon
 from factories import assert_problem
 from sqlalchemy import func, select
 
@@ -115,7 +115,7 @@ class TestSendEvent:
     async def test_full_queue_answers_503_with_retry_after(
         self, analytics_factory, analytics_pg, portals
     ):
-        from conftest import empty_tables
+        from analytics_helpers import empty_tables
 
         await empty_tables(analytics_pg)
         small = await analytics_factory(analytics_pg, queue_max_events=2)
@@ -186,7 +186,7 @@ class TestBots:
     async def test_configured_ip_range_and_referrer_spam(
         self, analytics_factory, analytics_pg, portals
     ):
-        from conftest import empty_tables
+        from analytics_helpers import empty_tables
 
         await empty_tables(analytics_pg)
         a = await analytics_factory(analytics_pg, bot_ip_ranges=["198.51.100.0/24"])
@@ -211,7 +211,7 @@ class TestClientAddress:
     async def test_forwarded_for_from_a_trusted_proxy(
         self, analytics_factory, analytics_pg, portals
     ):
-        from conftest import empty_tables
+        from analytics_helpers import empty_tables
 
         await empty_tables(analytics_pg)
         a = await analytics_factory(analytics_pg, trusted_proxies=["10.0.0.0/8"])

@@ -6,7 +6,7 @@ import ipaddress
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from conftest import BROWSER_UA, beacon
+from analytics_helpers import BROWSER_UA, beacon
 from sqlalchemy import String, Text, select, text
 
 from services.analytics.models import daily, events, metadata, salts, visitor_days, visitor_state

@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import beacon
+from analytics_helpers import beacon
 from factories import assert_problem, make_user
 
 # 2026-11-20 10:00 in Ho Chi Minh City (UTC+7)

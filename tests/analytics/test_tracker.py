@@ -165,7 +165,7 @@ async def _browse(analytics, tmp_path, user_agent: str) -> list:
 )
 class TestInRealChromium:
     async def test_page_view_spa_navigation_and_event(self, analytics, tmp_path):
-        from conftest import BROWSER_UA
+        from analytics_helpers import BROWSER_UA
 
         rows = await _browse(analytics, tmp_path, BROWSER_UA)
         pages = sorted(r.path for r in rows if r.kind == "pageview")

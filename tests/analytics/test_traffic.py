@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import empty_tables
+from analytics_helpers import empty_tables
 from sqlalchemy import func, select
 
 from services.analytics.models import bot_daily, daily, events
