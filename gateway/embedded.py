@@ -10,6 +10,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from services.analytics.app import create_app as analytics_app
+from services.analytics.privacy import LOOPBACK
 from services.analytics.settings import AnalyticsSettings
 from services.common.outbox import HttpSubscriber
 from services.content.app import create_app as content_app
@@ -30,13 +31,23 @@ class _Late:
         await self.app(scope, receive, send)
 
 
+def _analytics_settings(data_dir: Path) -> AnalyticsSettings:
+    """Analytics in `portal dev`: loopback is a trusted proxy (a local reverse proxy in
+    front of the dev server passes the browser's address), unless configured otherwise."""
+    settings = AnalyticsSettings(data_dir=data_dir)
+    if not settings.trusted_proxies:
+        settings = settings.model_copy(update={"trusted_proxies": list(LOOPBACK)})
+    return settings
+
+
 def embedded_gateway(data_dir: Path) -> ASGIApp:
     """All services in-process, their data under `data_dir` (env vars still apply).
 
     Content's outbox events reach the search and media services, the search service reads
-    content's published set for reindexing, and content asks media whether a featured image
-    may be used (an image of the portal with alt text), through the same HTTP contracts as in the
-    distributed mode, over in-process transports instead of the network.
+    content's published set for reindexing, content asks media whether a featured image may
+    be used (an image of the portal with alt text), and analytics checks that portals exist,
+    through the same HTTP contracts as in the distributed mode, over in-process transports
+    instead of the network.
     """
     search_settings = SearchSettings(data_dir=data_dir)
     content_ref = _Late()
@@ -78,6 +89,6 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
         "content": content,
         "search": search,
         "media": media,
-        "analytics": analytics_app(AnalyticsSettings(data_dir=data_dir)),
+        "analytics": analytics_app(_analytics_settings(data_dir), content=to_content),
     }
     return create_app(GatewaySettings(), services=services)

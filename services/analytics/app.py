@@ -1,22 +1,128 @@
-"""The analytics service: Visitor statistics: ingest, bot filtering, unique visitors, reports.
+"""The analytics service: visitor statistics that count people, not hits.
 
-Its capability arrives with its own issue; until then it answers its health endpoints so
-the gateway and `portal serve analytics` already treat it as a real service.
+Beacons arrive at `POST /v1/analytics/events` and are written in batches by a background
+task; reports read hourly and daily rollups. Portals are checked against the content
+service over HTTP (`ANALYTICS_CONTENT_URL`, or an in-process client in embedded mode).
+docs/analytics.md defines every figure.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import httpx
 from fastapi import FastAPI
 
+from services.analytics.api import router
+from services.analytics.bots import BotRules
+from services.analytics.ingest import IngestMetrics, Ingestor, SaltBook
+from services.analytics.portals import PortalDirectory
+from services.analytics.privacy import parse_networks
+from services.analytics.runtime import Runtime, system_clock
+from services.analytics.sessions import Sessionizer
 from services.analytics.settings import AnalyticsSettings
+from services.analytics.upkeep import upkeep_loop
 from services.common.app import service_app
+from services.common.db import Database
+from services.common.migrate import upgrade
 
 
-def create_app(settings: AnalyticsSettings | None = None) -> FastAPI:
-    """Build the analytics service."""
-    return service_app(
+def create_app(
+    settings: AnalyticsSettings | None = None,
+    *,
+    database: Database | None = None,
+    content: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] = system_clock,
+) -> FastAPI:
+    """Build the analytics service; tests may pass a database, a content client, a clock."""
+    settings = settings or AnalyticsSettings()
+    zone = ZoneInfo(settings.timezone)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = settings.resolved_database_url()
+        if database is None and url.startswith("sqlite"):
+            # Embedded mode runs with nothing set up: its SQLite file migrates itself.
+            # PostgreSQL is migrated by `portal migrate analytics` before the rollout.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade("analytics", url)
+        db = database or Database.from_url(url, echo=settings.database_echo)
+        own_client = None
+        client = content
+        if client is None and settings.content_url:
+            own_client = client = httpx.AsyncClient(
+                base_url=settings.content_url, timeout=httpx.Timeout(5.0, connect=2.0)
+            )
+        token = settings.content_token.get_secret_value() if settings.content_token else None
+        ingestor = Ingestor(
+            db,
+            Sessionizer(
+                zone=zone,
+                idle=timedelta(minutes=settings.visit_idle_minutes),
+                reload=timedelta(minutes=settings.reload_minutes),
+            ),
+            IngestMetrics(app.state.metrics),
+            max_batch=settings.batch_max_events,
+            interval=settings.batch_interval_ms / 1000,
+            capacity=settings.queue_max_events,
+        )
+        rt = Runtime(
+            settings=settings,
+            zone=zone,
+            directory=PortalDirectory(
+                client,
+                ttl=settings.portal_cache_seconds,
+                missing_ttl=settings.missing_portal_cache_seconds,
+                token=token,
+            ),
+            salts=SaltBook(db),
+            ingestor=ingestor,
+            rules=BotRules(
+                ip_ranges=parse_networks(settings.bot_ip_ranges),
+                referrer_spam=tuple(h.lower() for h in settings.referrer_spam),
+            ),
+            trusted=parse_networks(settings.trusted_proxies),
+            clock=clock,
+        )
+        app.state.db = db
+        app.state.analytics = rt
+        upkeep = None
+        if settings.run_background:
+            ingestor.start()
+            upkeep = asyncio.create_task(upkeep_loop(db, rt), name="analytics-upkeep")
+        try:
+            yield
+        finally:
+            if upkeep is not None:
+                upkeep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await upkeep
+            await ingestor.stop()
+            if own_client is not None:
+                await own_client.aclose()
+            if database is None:
+                await db.dispose()
+
+    async def database_ready() -> None:
+        db: Database = app.state.db
+        await db.ping()
+
+    app = service_app(
         name="analytics",
         title="Portal Platform — analytics",
         description="Visitor statistics: ingest, bot filtering, unique visitors, reports.",
-        settings=settings or AnalyticsSettings(),
+        lifespan=lifespan,
+        readiness={"database": database_ready},
+        openapi_tags=[
+            {"name": "ingest", "description": "The beacon and the tracker script."},
+            {"name": "reports", "description": "Statistics per portal and for the centre."},
+        ],
+        settings=settings,
     )
+    app.include_router(router)
+    return app

@@ -1,0 +1,336 @@
+"""HTTP: the beacon, the tracker script and the reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+
+from services.analytics import reports
+from services.analytics import repository as repo
+from services.analytics.beacon import Beacon, page_path, referrer_host
+from services.analytics.bots import device_labels
+from services.analytics.errors import (
+    BeaconTooLarge,
+    IngestBusy,
+    PortalNotFound,
+    UnknownPortal,
+    UnsupportedMediaType,
+)
+from services.analytics.ingest import BotDrop, new_event_id, yesterday_matters
+from services.analytics.portals import PortalInfo
+from services.analytics.privacy import client_address, local_day, visitor_id
+from services.analytics.runtime import Runtime, runtime
+from services.analytics.sessions import Hit
+from services.common.caching import cached_bytes, cached_json
+from services.common.deps import PrincipalDep, SessionDep, reject_nul_bytes
+from services.common.errors import Forbidden
+from services.common.i18n import Msg
+from services.common.security import Principal
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+router = APIRouter(prefix="/v1/analytics", dependencies=[Depends(reject_nul_bytes)])
+
+JSON_TYPES = {"", "application/json", "text/plain", "application/csp-report"}
+_BEACON_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {"schema": Beacon.model_json_schema()},
+        "text/plain": {"schema": {"type": "string", "description": "The same JSON object."}},
+    },
+}
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BeaconTooLarge(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise BeaconTooLarge(limit)
+    return bytes(body)
+
+
+def _parse(body: bytes) -> Beacon:
+    try:
+        return Beacon.model_validate_json(body)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
+
+
+@router.post(
+    "/events",
+    status_code=202,
+    tags=["ingest"],
+    operation_id="sendAnalyticsEvent",
+    openapi_extra={"requestBody": _BEACON_BODY},
+    responses={202: {"description": "Accepted (written within a second)."}},
+)
+async def send_event(request: Request, rt: RuntimeDep) -> Response:
+    """Record a page view or an event (JSON, or text/plain from sendBeacon); 202."""
+    metrics = rt.ingestor.metrics
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in JSON_TYPES:
+        metrics.refused.labels("invalid").inc()
+        raise UnsupportedMediaType(
+            Msg(
+                "Gửi JSON (application/json hoặc text/plain).",
+                "Send JSON (application/json or text/plain).",
+            )
+        )
+    try:
+        beacon = _parse(await _read_body(request, rt.settings.max_body_bytes))
+    except BeaconTooLarge:
+        metrics.refused.labels("too_large").inc()
+        raise
+    except RequestValidationError:
+        metrics.refused.labels("invalid").inc()
+        raise
+    if await rt.directory.get(beacon.portal) is None:
+        metrics.refused.labels("unknown_portal").inc()
+        raise UnknownPortal(beacon.portal)
+
+    now = rt.event_time(request)
+    day = local_day(now, rt.zone)
+    address = client_address(
+        request.client.host if request.client else None,
+        request.headers.getlist("x-forwarded-for"),
+        rt.trusted,
+    )
+    user_agent = request.headers.get("user-agent", "")
+    referrer = referrer_host(beacon.referrer, beacon.url)
+    reason = rt.rules.reason(
+        user_agent=user_agent,
+        headers=request.headers,
+        webdriver=beacon.webdriver,
+        address=address,
+        referrer_host=referrer,
+    )
+    if reason is not None:
+        item: Hit | BotDrop = BotDrop(beacon.portal, day, reason)
+    else:
+        salt = await rt.salts.get(day, now)
+        previous = None
+        if yesterday_matters(now, rt.zone, rt.ingestor.sessionizer.idle):
+            old_salt = await rt.salts.get(day - timedelta(days=1), now)
+            previous = visitor_id(old_salt, beacon.portal, address, user_agent)
+        device, browser = device_labels(user_agent)
+        item = Hit(
+            portal=beacon.portal,
+            ts=now,
+            id=new_event_id(),
+            visitor=visitor_id(salt, beacon.portal, address, user_agent),
+            previous_visitor=previous,
+            kind=beacon.type,
+            name=beacon.name,
+            path=page_path(beacon.url),
+            article=beacon.article,
+            category=beacon.category,
+            referrer=referrer,
+            device=device,
+            browser=browser,
+            screen_width=beacon.screen_width,
+            client_id=beacon.id,
+        )
+    if not rt.ingestor.offer(item):
+        metrics.refused.labels("busy").inc()
+        raise IngestBusy()
+    return Response(status_code=202)
+
+
+@router.get("/script.js", tags=["ingest"], operation_id="getTrackerScript")
+async def tracker_script(request: Request) -> Response:
+    """The tracker: `<script defer src=".../v1/analytics/script.js" data-portal="…">`."""
+    body = resources.files("services.analytics").joinpath("tracker.js").read_bytes()
+    return cached_bytes(
+        request, body, public=True, max_age=3600, media_type="application/javascript"
+    )
+
+
+# --- reports ---------------------------------------------------------------------------
+
+From = Annotated[date | None, Query(alias="from", description="First local day (YYYY-MM-DD).")]
+To = Annotated[date | None, Query(alias="to", description="Last local day, included.")]
+_NOT_MEMBER = Msg(
+    "Chỉ thành viên của cổng này xem được số liệu.",
+    "Only members of this portal can read its statistics.",
+)
+
+
+async def _readable(rt: Runtime, portal: str, principal: Principal) -> PortalInfo:
+    info = await rt.directory.get(portal)
+    if info is None:
+        raise PortalNotFound(portal)
+    if not principal.is_superadmin and principal.role_in(portal) is None:
+        raise Forbidden(_NOT_MEMBER)
+    return info
+
+
+@router.get("/portals/{portal}/stats", tags=["reports"], operation_id="getPortalStats")
+async def portal_stats(
+    portal: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    first: From = None,
+    last: To = None,
+    interval: Literal["hour", "day", "month"] = "day",
+) -> Response:
+    """Page views, visitors, visits, bounce rate and a time series (portal members)."""
+    await _readable(rt, portal, principal)
+    today = local_day(rt.now(), rt.zone)
+    span = reports.resolve_range(first, last, interval=interval, today=today)
+    body = await reports.stats(session, portal=portal, span=span, interval=interval, zone=rt.zone)
+    return cached_json(request, body, public=False)
+
+
+@router.get("/portals/{portal}/top", tags=["reports"], operation_id="getPortalTop")
+async def portal_top(
+    portal: str,
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    dimension: Literal["page", "article", "category", "referrer", "device", "browser"],
+    first: From = None,
+    last: To = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> Response:
+    """Top pages, articles, categories (by page views) or referrers, devices, browsers
+    (by visits) over a range of days (portal members)."""
+    await _readable(rt, portal, principal)
+    today = local_day(rt.now(), rt.zone)
+    span = reports.resolve_range(first, last, interval="day", today=today)
+    rows = await repo.top_rows(session, portal, dimension, span.first, span.last, limit)
+    measure = "visits" if dimension in {"referrer", "device", "browser"} else "pageviews"
+    body = {
+        "portal": portal,
+        "dimension": dimension,
+        "measure": measure,
+        "from": span.first.isoformat(),
+        "to": span.last.isoformat(),
+        "items": [{"key": r.key, "value": int(r.value)} for r in rows],
+    }
+    return cached_json(request, body, public=False)
+
+
+@router.get("/portals/{portal}/realtime", tags=["reports"], operation_id="getPortalRealtime")
+async def portal_realtime(
+    portal: str, session: SessionDep, principal: PrincipalDep, rt: RuntimeDep
+) -> dict[str, Any]:
+    """Distinct visitors seen in the last 5 minutes (portal members)."""
+    await _readable(rt, portal, principal)
+    now = rt.now()
+    window = rt.settings.realtime_minutes
+    count = await repo.online(session, portal, now - timedelta(minutes=window))
+    return {"portal": portal, "visitors": count, "window_minutes": window, "at": now.isoformat()}
+
+
+@router.get("/portals/{portal}/counter", tags=["reports"], operation_id="getPortalCounter")
+async def portal_counter(
+    portal: str, request: Request, session: SessionDep, rt: RuntimeDep
+) -> Response:
+    """Public: total visits and visitors online now, for the classic portal counter."""
+    if await rt.directory.get(portal) is None:
+        raise PortalNotFound(portal)
+    now = rt.now()
+    body = {
+        "portal": portal,
+        "total_visits": await repo.total_visits(session, portal),
+        "online": await repo.online(
+            session, portal, now - timedelta(minutes=rt.settings.realtime_minutes)
+        ),
+    }
+    return cached_json(request, body, public=True, max_age=30)
+
+
+@router.get("/portals/{portal}/bots", tags=["reports"], operation_id="getPortalBots")
+async def portal_bots(
+    portal: str,
+    session: SessionDep,
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    first: From = None,
+    last: To = None,
+) -> dict[str, Any]:
+    """Beacons dropped as bots, per reason per day (portal members)."""
+    await _readable(rt, portal, principal)
+    today = local_day(rt.now(), rt.zone)
+    span = reports.resolve_range(first, last, interval="day", today=today)
+    rows = await repo.bot_rows(session, portal, span.first, span.last)
+    by_reason: dict[str, int] = {}
+    for row in rows:
+        by_reason[row.reason] = by_reason.get(row.reason, 0) + int(row.count)
+    return {
+        "portal": portal,
+        "from": span.first.isoformat(),
+        "to": span.last.isoformat(),
+        "total": sum(by_reason.values()),
+        "by_reason": by_reason,
+        "days": [
+            {"day": r.day.isoformat(), "reason": r.reason, "count": int(r.count)} for r in rows
+        ],
+    }
+
+
+async def _sees_all(rt: Runtime, principal: Principal) -> bool:
+    if principal.is_superadmin:
+        return True
+    for portal in principal.roles:
+        info = await rt.directory.get(portal)
+        if info is not None and info.kind == "central":
+            return True
+    return False
+
+
+@router.get("/summary", tags=["reports"], operation_id="getAnalyticsSummary")
+async def summary(
+    request: Request,
+    session: SessionDep,
+    principal: PrincipalDep,
+    rt: RuntimeDep,
+    first: From = None,
+    last: To = None,
+    format: Literal["json", "csv"] = "json",
+) -> Response:
+    """Every portal's totals over a range, for the centre (central members); `?format=csv`."""
+    if not await _sees_all(rt, principal):
+        raise Forbidden(
+            Msg(
+                "Chỉ thành viên cổng trung ương xem được số liệu toàn hệ thống.",
+                "Only members of the central portal can read the all-portals summary.",
+            )
+        )
+    today = local_day(rt.now(), rt.zone)
+    span = reports.resolve_range(first, last, interval="day", today=today)
+    portals = [(p.id, p.name) for p in await rt.directory.all()]
+    body = await reports.summary(session, portals=portals, span=span)
+    if format == "json":
+        return cached_json(request, body, public=False)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["portal", "name", "pageviews", "visitors", "visits", "bounce_rate"])
+    for item in body["items"]:
+        writer.writerow(
+            [item[k] for k in ("portal", "name", "pageviews", "visitors", "visits", "bounce_rate")]
+        )
+    filename = f"analytics-{span.first.isoformat()}-{span.last.isoformat()}.csv"
+    # A BOM so that spreadsheet programs read the Vietnamese names as UTF-8.
+    return Response(
+        ("\ufeff" + out.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "private, no-cache",
+        },
+    )

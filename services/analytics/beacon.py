@@ -1,0 +1,82 @@
+"""The beacon a page sends: its shape, limits and what is kept of its URLs."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+MAX_URL = 2048
+_BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
+
+
+def _absolute_http_url(value: str) -> str:
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+    except ValueError as exc:
+        raise ValueError("not a URL") from exc
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an absolute http(s) URL")
+    if _BLANK_OR_CONTROL.search(value):
+        raise ValueError("must not contain spaces or control characters")
+    return value
+
+
+def _optional_url(value: str | None) -> str | None:
+    # `document.referrer` is "" when there is none.
+    if value is None or not value.strip():
+        return None
+    return _absolute_http_url(value)
+
+
+Url = Annotated[str, Field(min_length=1, max_length=MAX_URL), AfterValidator(_absolute_http_url)]
+Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+Label = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+class Beacon(BaseModel):
+    """`POST /v1/analytics/events`: one page view or one named event."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    portal: Slug
+    url: Url
+    referrer: Annotated[
+        str | None, Field(default=None, max_length=MAX_URL), AfterValidator(_optional_url)
+    ] = None
+    type: Literal["pageview", "event"] = "pageview"
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    screen_width: int | None = Field(default=None, ge=0, le=20_000)
+    id: Label | None = Field(
+        default=None, description="A random id per beacon: a retried beacon counts once."
+    )
+    article: Label | None = Field(default=None, description="The article shown, if any.")
+    category: Label | None = Field(default=None, description="Its category, if any.")
+    webdriver: bool = Field(default=False, description="`navigator.webdriver` on the page.")
+
+    @model_validator(mode="after")
+    def _event_has_a_name(self) -> Beacon:
+        if self.type == "event" and not self.name:
+            raise ValueError("an event needs a name")
+        return self
+
+
+def page_path(url: str) -> str:
+    """What a report shows of a page URL: its path, without query or fragment (they carry
+    session tokens and search terms), at most 1024 characters."""
+    path = urlsplit(url).path or "/"
+    return path[:1024]
+
+
+def referrer_host(referrer: str | None, page_url: str) -> str | None:
+    """The referring host, or None when there is none or it is the site itself."""
+    if not referrer:
+        return None
+    host = (urlsplit(referrer).hostname or "").lower().removeprefix("www.")
+    own = (urlsplit(page_url).hostname or "").lower().removeprefix("www.")
+    if not host or host == own:
+        return None
+    return host[:255]

@@ -1,0 +1,173 @@
+"""The analytics service in-process, on its own migrated database, beside a real content app.
+
+Analytics writes in batches from outside the request (its queue), so its tests cannot
+live inside one rolled-back transaction like content's: each xdist worker gets its own
+migrated PostgreSQL database, and every table is emptied before each test. Content runs
+for real (the shared `content_app` fixture) and is reached over an in-process transport,
+exactly as in embedded mode. `analytics.drain()` writes whatever is queued.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pgserver
+import pytest
+from analytics_helpers import BROWSER_UA, empty_tables
+from factories import make_portal
+from fastapi import FastAPI
+
+from services.analytics.app import create_app
+from services.analytics.models import metadata
+from services.analytics.runtime import Runtime
+from services.analytics.settings import AnalyticsSettings
+from services.common.db import Database
+from services.common.migrate import upgrade
+
+
+@pytest.fixture(scope="session")
+def analytics_pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"analytics_test_{worker}_{os.getpid()}"
+    pgserver.create_database(pg_server, name)
+    url = pg_server.url(name)
+    upgrade("analytics", url)
+    try:
+        yield url
+    finally:
+        pgserver.drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+async def analytics_pg(analytics_pg_url: str) -> AsyncIterator[Database]:
+    database = Database.from_url(analytics_pg_url)
+    yield database
+    await database.dispose()
+
+
+@pytest.fixture(scope="session")
+def analytics_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("analytics-sqlite") / "analytics.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade("analytics", url)
+    return url
+
+
+class Clock:
+    """A controllable clock: tests move time with `.at = ...` or `.advance(...)`."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@dataclass
+class Analytics:
+    app: FastAPI
+    clock: Clock
+    database: Database
+    stack: contextlib.AsyncExitStack
+    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+
+    @property
+    def runtime(self) -> Runtime:
+        runtime: Runtime = self.app.state.analytics
+        return runtime
+
+    async def drain(self) -> None:
+        await self.runtime.ingestor.drain()
+
+    async def client(self, ip: str = "203.0.113.7") -> httpx.AsyncClient:
+        """An HTTP client whose socket address is `ip`."""
+        if ip not in self.clients:
+            transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
+            self.clients[ip] = await self.stack.enter_async_context(
+                httpx.AsyncClient(transport=transport, base_url="http://analytics")
+            )
+        return self.clients[ip]
+
+    async def send(
+        self,
+        body: Any,
+        *,
+        ua: str = BROWSER_UA,
+        ip: str = "203.0.113.7",
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """POST a beacon as JSON (or raw bytes/str) from `ip` with user agent `ua`."""
+        http = await self.client(ip)
+        all_headers = {"User-Agent": ua, **(headers or {})}
+        if isinstance(body, bytes | str):
+            return await http.post("/v1/analytics/events", content=body, headers=all_headers)
+        return await http.post("/v1/analytics/events", json=body, headers=all_headers)
+
+    async def get(self, path: str, **kw: Any) -> httpx.Response:
+        return await (await self.client()).get(path, **kw)
+
+
+def write_key(data_dir: Path, pem: str) -> None:
+    (data_dir / "keys").mkdir(parents=True, exist_ok=True)
+    (data_dir / "keys" / "signing.pem").write_text(pem)
+
+
+@pytest.fixture
+async def analytics_factory(
+    tmp_path: Path, signing_key_pem: str, content_app: FastAPI
+) -> AsyncIterator[Callable[..., Any]]:
+    """Build analytics apps (on a given database) wired to the real content app."""
+    write_key(tmp_path, signing_key_pem)
+    async with contextlib.AsyncExitStack() as stack:
+
+        async def build(database: Database, **overrides: Any) -> Analytics:
+            clock = Clock(overrides.pop("now", datetime(2026, 11, 20, 3, 0, tzinfo=UTC)))
+            settings = AnalyticsSettings(data_dir=tmp_path, run_background=False, **overrides)
+            to_content = await stack.enter_async_context(
+                httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=content_app), base_url="http://content"
+                )
+            )
+            app = create_app(settings, database=database, content=to_content, clock=clock)
+            await stack.enter_async_context(app.router.lifespan_context(app))
+            return Analytics(app, clock, database, stack)
+
+        yield build
+
+
+@pytest.fixture
+async def portals(db: Database) -> list[str]:
+    """Two provinces and the central portal, in content."""
+    for portal in ("phu-yen", "da-nang", "trung-uong"):
+        await make_portal(db, portal)
+    return ["phu-yen", "da-nang", "trung-uong"]
+
+
+@pytest.fixture
+async def analytics(analytics_factory, analytics_pg: Database, portals) -> Analytics:
+    """Analytics on PostgreSQL (emptied first), at 2026-11-20 10:00 in Ho Chi Minh City."""
+    await empty_tables(analytics_pg)
+    return await analytics_factory(analytics_pg)
+
+
+@pytest.fixture
+async def analytics_sqlite(analytics_factory, analytics_sqlite_url: str, portals):
+    database = Database.from_url(analytics_sqlite_url)
+    await empty_sqlite(database)
+    try:
+        yield await analytics_factory(database)
+    finally:
+        await database.dispose()
+
+
+async def empty_sqlite(database: Database) -> None:
+    async with database.transaction() as session:
+        for table in metadata.sorted_tables:
+            await session.execute(table.delete())
