@@ -70,15 +70,21 @@ INDEX_FORMAT = 2
 _FACET_TEXT_FIELDS = ("portal", "type", "category", "doc_type", "issuer", "locale")
 _MAX_TOKEN = 64
 _FACET_SIZE = 100  # values returned per facet, as Meilisearch's maxValuesPerFacet
-_TOTAL = "__total"
-_BUCKET_WORDS = 16  # the count beside the facets in one aggregation
+_TOTAL = "__total"  # the count beside the facets in one aggregation
 
-# Constant scores of one word's best match; see the module docstring.
-_NUMBER = 100_000.0
-_TYPO_TIER = {0: 1000.0, 1: 500.0, 2: 250.0}
-_TITLE_BONUS = 10.0
+# Constant scores, Meilisearch's rules in order (see `_word_query`): each query word scores
+# its typo tier; each pair of adjacent query words found side by side adds _PAIR_BONUS
+# (proximity); each word found in the title or the number adds _ATTRIBUTE_BONUS; the word
+# being typed, found as typed, adds _EXACT_BONUS. A document number's match scores _NUMBER.
+# All are integers, exact in tantivy's float32 sums, so every way of summing them agrees.
+_NUMBER = 1_000_000.0
+_TYPO_TIER = {0: 10_000.0, 1: 5_000.0, 2: 2_500.0}
+_PAIR_BONUS = 100.0
+_ATTRIBUTE_BONUS = 10.0
 _EXACT_BONUS = 2.0
-_PHRASE_BONUS = 50.0
+# Up to this many words, each rule outweighs all the rules after it together (checked in
+# tests/search/test_embedded_buckets.py), so ranking can go bucket by bucket.
+_BUCKET_WORDS = 8
 _SUGGEST_OVERFETCH = 5
 # Beginnings of words up to this length are indexed as terms of their own (as Meilisearch
 # keeps the documents of frequent prefixes): `t` would otherwise expand to every word
@@ -111,7 +117,10 @@ class _Word:
 
     match: Any
     scored: Any
-    best: Any | None  # scored, for documents matching without a typo; None: no bucket
+    # Scored for the documents matching without a typo, and for those of them that also
+    # have the word in the title or the number; None where buckets do not apply.
+    best: Any | None = None
+    placed: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -133,18 +142,32 @@ class _Plan:
         return self.combine([w.match for w in self.words], needed, [], self.filters)
 
     @property
-    def has_best_bucket(self) -> bool:
-        """Whether every document matching all words without a typo outranks every other.
+    def has_buckets(self) -> bool:
+        """Whether ranking may go bucket by bucket: up to `_BUCKET_WORDS` plain words.
 
-        True for up to `_BUCKET_WORDS` plain words: then the other tiers' bonuses (title,
-        exactness, proximity) sum to less than one typo costs. A document number or a
-        number (whose match scores `_NUMBER`) turns it off.
+        A document number or a number (whose match scores `_NUMBER`) turns it off.
         """
         return 0 < len(self.words) <= _BUCKET_WORDS and all(w.best is not None for w in self.words)
 
-    def best_bucket(self) -> Any:
+    def buckets(self) -> list[Any]:
+        """Queries for ever larger sets of the best documents, each ranked as the full query
+        ranks them: every word without a typo, side by side and in the title or number;
+        then side by side; then every word without a typo."""
+        Q, Occur = tantivy.Query, tantivy.Occur
+
+        def build(words: list[Any], pairs: Any) -> Any:
+            clauses = [(Occur.Must, q) for q in words]
+            clauses += [(pairs, q) for q in self.extras]
+            if self.filters is not None:
+                clauses.append((Occur.Must, Q.const_score_query(self.filters, 0.0)))
+            return Q.boolean_query(clauses)
+
         best = [w.best for w in self.words]
-        return self.combine(best, len(best), self.extras, self.filters)
+        placed = [w.placed for w in self.words]
+        out = [build(best, Occur.Should)]
+        if self.extras:
+            out = [build(placed, Occur.Must), build(best, Occur.Must), *out]
+        return out
 
     def scored(self, needed: int) -> Any:
         if not self.words:
@@ -453,13 +476,14 @@ class EmbeddedBackend:
 
         needed = len(plan.words)
         result, count = None, None
-        if order is None and plan.has_best_bucket:
-            # Meilisearch's bucket sort: when the documents holding every word without a
-            # typo fill the page, nothing else can rank on it; the total comes from the
-            # count beside (`_tally`).
-            best = run(plan.best_bucket())
-            if best.count >= offset + limit:
-                result = best
+        if order is None and plan.has_buckets:
+            # Meilisearch's bucket sort: when a bucket of the best documents fills the page,
+            # nothing else can rank on it; the total comes from the count beside (`_tally`).
+            for bucket in plan.buckets():
+                found = run(bucket)
+                if found.count >= offset + limit:
+                    result = found
+                    break
         if result is None:
             result = run(plan.scored(needed))
             # No document has every word: fall back to those with the most words.
@@ -546,25 +570,34 @@ class EmbeddedBackend:
             )
         if prefix:  # the whole word as typed beats a longer word it begins
             lifts.append(Q.const_score_query(Q.term_query(s, field, word), _EXACT_BONUS))
+        attribute = None
         if body:
-            lifts.append(Q.const_score_query(within("title", typos), _TITLE_BONUS))
             if any(c.isdigit() for c in word):
                 lifts.append(Q.const_score_query(Q.term_query(s, "number", word), _NUMBER))
+                places = [within("title", typos)]
             else:
-                lifts.append(Q.const_score_query(within("number", 0), _TITLE_BONUS))
+                places = [within("title", typos), within("number", 0)]
+            attribute = Q.disjunction_max_query(
+                [Q.const_score_query(q, _ATTRIBUTE_BONUS) for q in places]
+            )
+            lifts.append(attribute)
 
-        def scoring(must: Any, score: float, optional: list[Any]) -> Any:
+        def scoring(must: list[Any], optional: list[Any]) -> Any:
             return Q.boolean_query(
-                [(tantivy.Occur.Must, Q.const_score_query(must, score))]
+                [(tantivy.Occur.Must, q) for q in must]
                 + [(tantivy.Occur.Should, q) for q in optional]
             )
 
-        scored = scoring(match, base, [*typo_lifts, *lifts])
-        if any(c.isdigit() for c in word):
-            return _Word(match, scored, None)
-        # Without a typo: the typo tiers are the same for all, the other lifts stay.
-        best = scored if not typos else scoring(within(field, 0), _TYPO_TIER[0], lifts)
-        return _Word(match, scored, best)
+        scored = scoring([Q.const_score_query(match, base)], [*typo_lifts, *lifts])
+        if any(c.isdigit() for c in word) or attribute is None:
+            return _Word(match, scored)
+        # The buckets: without a typo (the typo tiers are the same for all); and also in
+        # the title or the number (the attribute bonus is the same for all).
+        exact = Q.const_score_query(within(field, 0), base if not typos else _TYPO_TIER[0])
+        best = scoring([exact], lifts)
+        exact_lifts = [q for q in lifts if q is not attribute]
+        placed = scoring([exact, attribute], exact_lifts)
+        return _Word(match, scored, best, placed)
 
     def _compound_query(self, word: str, *, prefix: bool, body: bool) -> _Word:
         """A word such as `3216/bhxh-tt`: the document number, the compound, its parts."""
@@ -580,14 +613,14 @@ class EmbeddedBackend:
                 add(Q.fuzzy_term_query(s, field, word, distance=0, prefix=True), score)
 
         exact_and_prefix("number_key", _NUMBER)
-        exact_and_prefix("codes_title", _TYPO_TIER[0] + _TITLE_BONUS)
+        exact_and_prefix("codes_title", _TYPO_TIER[0] + _ATTRIBUTE_BONUS)
         if body:
             exact_and_prefix("codes_text", _TYPO_TIER[0])
             words_: list[str | tuple[int, str]] = list(parts(word))
             phrase = Q.phrase_prefix_query if prefix else Q.phrase_query
             add(phrase(s, "text", words_), _TYPO_TIER[0])
         query = Q.disjunction_max_query(subqueries)
-        return _Word(query, query, None)
+        return _Word(query, query)
 
     def _bonus_queries(self, query_words: list[str], prefix_last: bool) -> list[Any]:
         """Optional scorers: proximity, from the pairs of adjacent query words.
@@ -601,12 +634,15 @@ class EmbeddedBackend:
         complete = query_words[:-1] if prefix_last else query_words
         pairs = [_pair(a, b) for a, b in itertools.pairwise(complete)]
         pairs = [p for p in pairs if p is not None]
-        extras: list[Any] = []
-        for pair in pairs:
-            for field, bonus in (("pairs_title", _TITLE_BONUS), ("pairs_text", 0.0)):
-                score = (_PHRASE_BONUS + bonus) / len(pairs)
-                extras.append(Q.const_score_query(Q.term_query(s, field, pair), score))
-        return extras
+        return [
+            Q.disjunction_max_query(
+                [
+                    Q.const_score_query(Q.term_query(s, field, pair), _PAIR_BONUS)
+                    for field in ("pairs_text", "pairs_title")
+                ]
+            )
+            for pair in pairs
+        ]
 
     @staticmethod
     def _combine(word_queries: list[Any], needed: int, extras: list[Any], filters: Any) -> Any:
