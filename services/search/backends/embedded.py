@@ -1,13 +1,17 @@
 """The embedded backend: tantivy, with its index on disk, no server to run.
 
-Layout under `path`: one directory per index build (`index-<hex>`) and a `CURRENT` file
+Layout under `path`: one directory per index build (`index-v<format>-<hex>`) and a `CURRENT` file
 naming the live one. `replace_all` builds a new directory while the old one keeps answering,
 then swaps by atomically replacing `CURRENT` and removes the old directory.
 
 tantivy only sees text that `normalize` already folded, split on whitespace; the originals
 live in one stored JSON field (`src`) used for hits and snippets. Per searchable field:
 
-    title / text / number   plain folded words, with positions (phrases)
+    text                    every searchable word (title, number, lead, body, tags…):
+                            a query word is matched here, one posting list per word
+    title / number          the words of the title and the number (attribute bonus)
+    pairs_title / pairs_text  adjacent words as one term, `bao_hiem` (proximity)
+    prefixes_title / _text  the one- and two-letter beginnings of the words (a typed prefix)
     codes_title / codes_text  compounds such as `3216/bhxh-tt` (see `normalize`)
     number_key              the document number's `number_key`, one raw term
     key, key_version        raw terms; `key\\0version` lets versions come from the term
@@ -15,11 +19,11 @@ live in one stored JSON field (`src`) used for hits and snippets. Per searchable
     portal … locale, year   raw, fast: filters and facet aggregations
     published_at            fast date: sort by newest
 
-Ranking mimics Meilisearch's bucket sort with constant scores (see `_word_query`): each query
-word scores the best of its matches (document number ≫ no typo ≫ one typo ≫ two typos,
-title above body, exact above prefix), a document's score is the sum over words plus a
-phrase bonus and a tiny BM25 tie-break. Every word must match; if no document matches them
-all, the documents matching the most words are returned instead.
+Ranking follows Meilisearch's rules — words, typo, proximity, attribute, exactness — with
+integer constant scores where each rule outweighs all later ones (see the weights below and
+`_word_query`), and ranks bucket by bucket when the best documents fill the page
+(`_Plan.buckets`). Every word must match; if no document matches them all, the documents
+matching the most words are returned instead.
 """
 
 from __future__ import annotations
