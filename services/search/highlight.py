@@ -42,8 +42,6 @@ _MAX_MATCHES = 500
 # Long bodies are folded and scanned from the start in growing chunks, until every query word
 # is found or the text ends: a snippet of a 20-page letter costs about as much as a short one.
 _FIRST_CHUNK = 2_000
-# Most snippets are settled by the first few hundred characters (common words cluster early).
-_PEEK_CHUNK = 600
 _CHUNK_GROWTH = 4
 _SPACE = re.compile(r"\s")
 
@@ -304,24 +302,12 @@ class Highlighter:
         The best match is the stretch showing the most distinct query words; without any
         match the snippet is the beginning of the text.
         """
-        limit = _PEEK_CHUNK
+        limit = _FIRST_CHUNK
         while True:
             folded = _fold(text, limit)
             found = self._matches(folded.folded, first_cluster=True)
             matches = found.matches
-            if folded.complete:
-                break
-            if limit < _FIRST_CHUNK:
-                # A peek settles it only if it holds a cluster of every term, scanned past,
-                # and the snippet around it: then reading on would change nothing.
-                if matches and found.scanned_to < len(folded.folded):
-                    anchor = _best_cluster(matches)
-                    start, end = _window(folded.folded, anchor, words)
-                    if end < len(folded.folded):
-                        break
-                limit = _FIRST_CHUNK
-                continue
-            if len({m[2] for m in matches}) == len(self.terms):
+            if folded.complete or len({m[2] for m in matches}) == len(self.terms):
                 break
             limit *= _CHUNK_GROWTH
         if not matches:
