@@ -125,6 +125,7 @@ class _Word:
     # have the word in the title or the number; None where buckets do not apply.
     best: Any | None = None
     placed: Any | None = None
+    whole: str | None = None  # the word, when it must be found as one whole term
 
 
 @dataclass(frozen=True)
@@ -480,7 +481,10 @@ class EmbeddedBackend:
 
         needed = len(plan.words)
         result, count = None, None
-        if order is None and plan.has_buckets:
+        absent = any(w.whole and not searcher.doc_freq("text", w.whole) for w in plan.words)
+        # A word with a typo is usually in no document as typed: then every bucket is empty,
+        # and building them (their fuzzy title clauses walk the term dictionary) is waste.
+        if order is None and plan.has_buckets and not absent:
             # Meilisearch's bucket sort: when a bucket of the best documents fills the page,
             # nothing else can rank on it; the total comes from the count beside (`_tally`).
             for bucket in plan.buckets():
@@ -601,7 +605,7 @@ class EmbeddedBackend:
         best = scoring([exact], lifts)
         exact_lifts = [q for q in lifts if q is not attribute]
         placed = scoring([exact, attribute], exact_lifts)
-        return _Word(match, scored, best, placed)
+        return _Word(match, scored, best, placed, None if prefix else word)
 
     def _compound_query(self, word: str, *, prefix: bool, body: bool) -> _Word:
         """A word such as `3216/bhxh-tt`: the document number, the compound, its parts."""
