@@ -106,6 +106,15 @@ async def send_event(request: Request) -> Response:
         metrics.refused.labels("unknown_portal").inc()
         raise UnknownPortal(beacon.portal)
 
+    item = await classify(request, rt, beacon)
+    if not rt.ingestor.offer(item):
+        metrics.refused.labels("busy").inc()
+        raise IngestBusy()
+    return Response(status_code=202)
+
+
+async def classify(request: Request, rt: Runtime, beacon: Beacon) -> Hit | BotDrop:
+    """What a valid beacon of a known portal becomes: a bot count or a pseudonymous hit."""
     now = rt.event_time(request)
     day = local_day(now, rt.zone)
     address = client_address(
@@ -123,35 +132,30 @@ async def send_event(request: Request) -> Response:
         referrer_host=referrer,
     )
     if reason is not None:
-        item: Hit | BotDrop = BotDrop(beacon.portal, day, reason)
-    else:
-        salt = await rt.salts.get(day, now)
-        previous = None
-        if yesterday_matters(now, rt.zone, rt.ingestor.sessionizer.idle):
-            old_salt = await rt.salts.get(day - timedelta(days=1), now)
-            previous = visitor_id(old_salt, beacon.portal, address, user_agent)
-        device, browser = device_labels(user_agent)
-        item = Hit(
-            portal=beacon.portal,
-            ts=now,
-            id=new_event_id(),
-            visitor=visitor_id(salt, beacon.portal, address, user_agent),
-            previous_visitor=previous,
-            kind=beacon.type,
-            name=beacon.name,
-            path=page_path(beacon.url),
-            article=beacon.article,
-            category=beacon.category,
-            referrer=referrer,
-            device=device,
-            browser=browser,
-            screen_width=beacon.screen_width,
-            client_id=beacon.id,
-        )
-    if not rt.ingestor.offer(item):
-        metrics.refused.labels("busy").inc()
-        raise IngestBusy()
-    return Response(status_code=202)
+        return BotDrop(beacon.portal, day, reason)
+    salt = await rt.salts.get(day, now)
+    previous = None
+    if yesterday_matters(now, rt.zone, rt.ingestor.sessionizer.idle):
+        old_salt = await rt.salts.get(day - timedelta(days=1), now)
+        previous = visitor_id(old_salt, beacon.portal, address, user_agent)
+    device, browser = device_labels(user_agent)
+    return Hit(
+        portal=beacon.portal,
+        ts=now,
+        id=new_event_id(),
+        visitor=visitor_id(salt, beacon.portal, address, user_agent),
+        previous_visitor=previous,
+        kind=beacon.type,
+        name=beacon.name,
+        path=page_path(beacon.url),
+        article=beacon.article,
+        category=beacon.category,
+        referrer=referrer,
+        device=device,
+        browser=browser,
+        screen_width=beacon.screen_width,
+        client_id=beacon.id,
+    )
 
 
 router.add_api_route(
