@@ -16,7 +16,13 @@ from pydantic import ValidationError
 
 from services.analytics import reports
 from services.analytics import repository as repo
-from services.analytics.beacon import Beacon, page_path, parse_beacon, referrer_host
+from services.analytics.beacon import (
+    Beacon,
+    QuickBeacon,
+    page_path,
+    parse_beacon,
+    referrer_host,
+)
 from services.analytics.bots import device_labels
 from services.analytics.errors import (
     BeaconTooLarge,
@@ -27,7 +33,7 @@ from services.analytics.errors import (
 )
 from services.analytics.ingest import BotDrop, new_event_id, yesterday_matters
 from services.analytics.portals import PortalInfo
-from services.analytics.privacy import client_address, local_day, visitor_id
+from services.analytics.privacy import cached_client_address, local_day, visitor_id
 from services.analytics.runtime import Runtime, runtime
 from services.analytics.sessions import Hit
 from services.common.caching import cached_bytes, cached_json
@@ -61,7 +67,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
-def _parse(body: bytes) -> Beacon:
+def _parse(body: bytes) -> Beacon | QuickBeacon:
     try:
         return parse_beacon(body)
     except ValidationError as exc:
@@ -113,13 +119,14 @@ async def send_event(request: Request) -> Response:
     return Response(status_code=202)
 
 
-async def classify(request: Request, rt: Runtime, beacon: Beacon) -> Hit | BotDrop:
+async def classify(request: Request, rt: Runtime, beacon: Beacon | QuickBeacon) -> Hit | BotDrop:
     """What a valid beacon of a known portal becomes: a bot count or a pseudonymous hit."""
     now = rt.event_time(request)
     day = local_day(now, rt.zone)
-    address = client_address(
-        request.client.host if request.client else None,
-        request.headers.getlist("x-forwarded-for"),
+    peer = request.scope.get("client")
+    address = cached_client_address(
+        peer[0] if peer else None,
+        tuple(request.headers.getlist("x-forwarded-for")),
         rt.trusted,
     )
     user_agent = request.headers.get("user-agent", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal, TypeGuard
 from urllib.parse import urlsplit
 
@@ -79,7 +80,23 @@ def _label(value: Any) -> bool:
     return value is None or (_plain(value, 64) and _LABEL.fullmatch(value) is not None)
 
 
-def quick_beacon(body: bytes) -> Beacon | None:
+@dataclass(frozen=True, slots=True)
+class QuickBeacon:
+    """A beacon `quick_beacon` accepted: the model's fields, without the model's cost."""
+
+    portal: str
+    url: str
+    referrer: str | None
+    type: Literal["pageview", "event"]
+    name: str | None
+    screen_width: int | None
+    id: str | None
+    article: str | None
+    category: str | None
+    webdriver: bool
+
+
+def quick_beacon(body: bytes) -> QuickBeacon | None:
     """The beacon when `body` is plainly valid, else None: then `Beacon.model_validate_json`
     decides (and words the errors). Same result as the model for every body it accepts,
     at a fraction of the cost: one `json.loads` and the checks below. Anything unusual
@@ -124,21 +141,21 @@ def quick_beacon(body: bytes) -> Beacon | None:
             referrer = _optional_url(referrer)
     except ValueError:
         return None
-    return Beacon.model_construct(
-        portal=portal,
-        url=url,
-        referrer=referrer,
-        type=kind,
-        name=name,
-        screen_width=width,
-        id=data.get("id"),
-        article=data.get("article"),
-        category=data.get("category"),
-        webdriver=webdriver,
+    return QuickBeacon(
+        portal,
+        url,
+        referrer,
+        kind,
+        name,
+        width,
+        data.get("id"),
+        data.get("article"),
+        data.get("category"),
+        webdriver,
     )
 
 
-def parse_beacon(body: bytes) -> Beacon:
+def parse_beacon(body: bytes) -> Beacon | QuickBeacon:
     """The beacon in `body`; raises pydantic's ValidationError when it is not one."""
     return quick_beacon(body) or Beacon.model_validate_json(body)
 
