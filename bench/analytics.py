@@ -336,6 +336,13 @@ def main() -> None:
             "bots_in_bot_daily": counts["bot_daily"],
             "partitions": counts["partitions"],
             "lost": accepted - sum(settled.values()),
+            # Refused beacons (503 when the queue is full, 4xx) are answered, not lost,
+            # but a browser does not resend them: a clean run refuses none.
+            "refused": {
+                k.split('"')[1]: v
+                for k, v in values.items()
+                if k.startswith("analytics_beacons_refused_total{") and v
+            },
             "zero_lost": answered == accepted == sum(settled.values())
             and counts["events"] == settled["stored"]
             and counts["bot_daily"] == settled["bot"],

@@ -17,9 +17,11 @@ from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI
+from starlette.middleware import Middleware
 
 from services.analytics.api import router
 from services.analytics.bots import BotRules
+from services.analytics.fastpath import BeaconFastPath
 from services.analytics.ingest import IngestMetrics, Ingestor, SaltBook
 from services.analytics.portals import PortalDirectory
 from services.analytics.privacy import parse_networks
@@ -125,4 +127,6 @@ def create_app(
         settings=settings,
     )
     app.include_router(router)
+    # Inside the request-id/metrics middleware, in front of routing (see fastpath.py).
+    app.user_middleware.append(Middleware(BeaconFastPath))
     return app

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, TypeGuard
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -62,6 +64,100 @@ class Beacon(BaseModel):
         if self.type == "event" and not self.name:
             raise ValueError("an event needs a name")
         return self
+
+
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_LABEL = re.compile(r"[A-Za-z0-9_.:-]+")
+_FIELDS = frozenset(Beacon.model_fields)
+
+
+def _plain(value: object, longest: int) -> TypeGuard[str]:
+    """A string the model would keep as it is: no surrounding whitespace, 1..longest long."""
+    return type(value) is str and 0 < len(value) <= longest and value == value.strip()
+
+
+def _label(value: Any) -> bool:
+    return value is None or (_plain(value, 64) and _LABEL.fullmatch(value) is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class QuickBeacon:
+    """A beacon `quick_beacon` accepted: the model's fields, without the model's cost."""
+
+    portal: str
+    url: str
+    referrer: str | None
+    type: Literal["pageview", "event"]
+    name: str | None
+    screen_width: int | None
+    id: str | None
+    article: str | None
+    category: str | None
+    webdriver: bool
+
+
+def quick_beacon(body: bytes) -> QuickBeacon | None:
+    """The beacon when `body` is plainly valid, else None: then `Beacon.model_validate_json`
+    decides (and words the errors). Same result as the model for every body it accepts,
+    at a fraction of the cost: one `json.loads` and the checks below. Anything unusual
+    (coercions, escapes, surrounding whitespace, unknown fields) is left to the model."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\\u" in text:  # escapes may hide lone surrogates: the model rejects those
+        return None
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if type(data) is not dict or not _FIELDS.issuperset(data):
+        return None
+    portal = data.get("portal")
+    url = data.get("url")
+    if not (_plain(portal, 64) and _plain(url, MAX_URL)) or not _SLUG.fullmatch(portal):
+        return None
+    referrer = data.get("referrer")
+    kind = data.get("type", "pageview")
+    name = data.get("name")
+    width = data.get("screen_width")
+    webdriver = data.get("webdriver", False)
+    if (
+        (referrer is not None and not (type(referrer) is str and len(referrer) <= MAX_URL))
+        or (kind != "pageview" and kind != "event")
+        or (name is not None and not _plain(name, 100))
+        or (kind == "event" and name is None)
+        or (width is not None and not (type(width) is int and 0 <= width <= 20_000))
+        or type(webdriver) is not bool
+        or not (_label(data.get("id")) and _label(data.get("article")))
+        or not _label(data.get("category"))
+    ):
+        return None
+    try:
+        url = _absolute_http_url(url)
+        if referrer is not None:
+            if referrer != referrer.strip():
+                return None
+            referrer = _optional_url(referrer)
+    except ValueError:
+        return None
+    return QuickBeacon(
+        portal,
+        url,
+        referrer,
+        kind,
+        name,
+        width,
+        data.get("id"),
+        data.get("article"),
+        data.get("category"),
+        webdriver,
+    )
+
+
+def parse_beacon(body: bytes) -> Beacon | QuickBeacon:
+    """The beacon in `body`; raises pydantic's ValidationError when it is not one."""
+    return quick_beacon(body) or Beacon.model_validate_json(body)
 
 
 def page_path(url: str) -> str:

@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,7 +51,7 @@ def _within(address: IpAddress, networks: Sequence[IpNetwork]) -> bool:
 
 
 def client_address(
-    peer: str | None, forwarded_for: list[str], trusted: Sequence[IpNetwork]
+    peer: str | None, forwarded_for: Sequence[str], trusted: Sequence[IpNetwork]
 ) -> IpAddress | None:
     """The client's address: the socket peer, or through trusted proxies the right-most
     untrusted address of `X-Forwarded-For`."""
@@ -66,6 +67,15 @@ def client_address(
         if not _within(address, trusted):
             return address
     return address
+
+
+@lru_cache(maxsize=16384)
+def cached_client_address(
+    peer: str | None, forwarded_for: tuple[str, ...], trusted: tuple[IpNetwork, ...]
+) -> IpAddress | None:
+    """`client_address`, cached (bounded): a visitor's beacons repeat the same peer and
+    header, and parsing addresses was a good part of a beacon's cost."""
+    return client_address(peer, forwarded_for, trusted)
 
 
 def network_key(address: IpAddress | None) -> str:
