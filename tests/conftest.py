@@ -8,7 +8,6 @@ that is rolled back at the end, so tests never share rows.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -17,11 +16,11 @@ import pgserver
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from databases import migrated_database, rolled_back
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.common.db import Database
-from services.common.migrate import upgrade
 from services.content.app import create_app as create_content_app
 from services.content.settings import ContentSettings
 
@@ -35,15 +34,8 @@ def pg_server() -> Iterator[pgserver.PgServer]:
 @pytest.fixture(scope="session")
 def pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
     """A migrated database of this xdist worker."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"portal_test_{worker}_{os.getpid()}"
-    pgserver.create_database(pg_server, name)
-    url = pg_server.url(name)
-    upgrade("content", url)
-    try:
+    with migrated_database(pg_server, "content", "portal_test") as url:
         yield url
-    finally:
-        pgserver.drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +48,8 @@ async def pg_engine(pg_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 async def connection(pg_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection inside a transaction that is rolled back after the test."""
-    async with pg_engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            yield conn
-        finally:
-            if transaction.is_active:
-                await transaction.rollback()
+    async with rolled_back(pg_engine) as conn:
+        yield conn
 
 
 @pytest.fixture

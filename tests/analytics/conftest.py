@@ -10,7 +10,6 @@ exactly as in embedded mode. `analytics.drain()` writes whatever is queued.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ import httpx
 import pgserver
 import pytest
 from analytics_helpers import BROWSER_UA, empty_tables
+from databases import migrated_database
 from factories import make_portal
 from fastapi import FastAPI
 
@@ -34,15 +34,8 @@ from services.common.migrate import upgrade
 
 @pytest.fixture(scope="session")
 def analytics_pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"analytics_test_{worker}_{os.getpid()}"
-    pgserver.create_database(pg_server, name)
-    url = pg_server.url(name)
-    upgrade("analytics", url)
-    try:
+    with migrated_database(pg_server, "analytics", "analytics_test") as url:
         yield url
-    finally:
-        pgserver.drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="session")

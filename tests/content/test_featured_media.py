@@ -8,7 +8,6 @@ client whose transport fails, and it must leave the article a draft.
 from __future__ import annotations
 
 import io
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import httpx
 import pgserver
 import pytest
+from databases import migrated_database, rolled_back
 from factories import (
     Newsroom,
     assert_problem,
@@ -34,7 +34,6 @@ from typer.testing import CliRunner
 from gateway.cli import cli
 from gateway.embedded import embedded_gateway
 from services.common.db import Database
-from services.common.migrate import upgrade
 from services.content.app import create_app as create_content_app
 from services.content.demo.seed import seed_demo
 from services.content.settings import ContentSettings
@@ -64,15 +63,8 @@ def pdf() -> bytes:
 @pytest.fixture(scope="session")
 def featured_media_pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
     """A migrated media database of this xdist worker."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"featured_media_{worker}_{os.getpid()}"
-    pgserver.create_database(pg_server, name)
-    url = pg_server.url(name)
-    upgrade("media", url)
-    try:
+    with migrated_database(pg_server, "media", "featured_media") as url:
         yield url
-    finally:
-        pgserver.drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="session")
@@ -84,13 +76,8 @@ async def featured_media_engine(featured_media_pg_url: str) -> AsyncIterator[Asy
 
 @pytest.fixture
 async def media_connection(featured_media_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    async with featured_media_engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            yield conn
-        finally:
-            if transaction.is_active:
-                await transaction.rollback()
+    async with rolled_back(featured_media_engine) as conn:
+        yield conn
 
 
 @pytest.fixture

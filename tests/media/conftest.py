@@ -19,11 +19,11 @@ from typing import Any
 import httpx
 import pgserver
 import pytest
+from databases import migrated_database, rolled_back
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.common.db import Database
-from services.common.migrate import upgrade
 from services.common.security import TokenIssuer, private_key_from_pem
 from services.media.app import create_app
 from services.media.av import AvTools
@@ -95,15 +95,8 @@ async def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
 @pytest.fixture(scope="session")
 def media_pg_url(pg_server: pgserver.PgServer) -> Iterator[str]:
     """A migrated media database of this xdist worker."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"media_test_{worker}_{os.getpid()}"
-    pgserver.create_database(pg_server, name)
-    url = pg_server.url(name)
-    upgrade("media", url)
-    try:
+    with migrated_database(pg_server, "media", "media_test") as url:
         yield url
-    finally:
-        pgserver.drop_database(pg_server, name)
 
 
 @pytest.fixture(scope="session")
@@ -115,13 +108,8 @@ async def media_engine(media_pg_url: str) -> AsyncIterator[AsyncEngine]:
 
 @pytest.fixture
 async def media_connection(media_engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    async with media_engine.connect() as conn:
-        transaction = await conn.begin()
-        try:
-            yield conn
-        finally:
-            if transaction.is_active:
-                await transaction.rollback()
+    async with rolled_back(media_engine) as conn:
+        yield conn
 
 
 @pytest.fixture
