@@ -13,17 +13,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.types import Scope
 
 from services.analytics import reports
 from services.analytics import repository as repo
-from services.analytics.beacon import (
-    Beacon,
-    QuickBeacon,
-    page_path,
-    parse_beacon,
-    referrer_host,
-)
-from services.analytics.bots import device_labels
+from services.analytics.beacon import Beacon, QuickBeacon, parse_beacon
+from services.analytics.bots import PURPOSE_HEADERS
 from services.analytics.errors import (
     BeaconTooLarge,
     IngestBusy,
@@ -31,11 +26,10 @@ from services.analytics.errors import (
     UnknownPortal,
     UnsupportedMediaType,
 )
-from services.analytics.ingest import BotDrop, new_event_id, yesterday_matters
+from services.analytics.ingest import Raw
 from services.analytics.portals import PortalInfo
-from services.analytics.privacy import cached_client_address, local_day, visitor_id
-from services.analytics.runtime import Runtime, runtime
-from services.analytics.sessions import Hit
+from services.analytics.privacy import local_day
+from services.analytics.runtime import CLOCK_HEADER_KEY, Runtime, runtime
 from services.common.caching import cached_bytes, cached_json
 from services.common.deps import PrincipalDep, SessionDep, reject_nul_bytes
 from services.common.errors import Forbidden
@@ -112,56 +106,46 @@ async def send_event(request: Request) -> Response:
         metrics.refused.labels("unknown_portal").inc()
         raise UnknownPortal(beacon.portal)
 
-    item = await classify(request, rt, beacon)
-    if not rt.ingestor.offer(item):
+    if not rt.ingestor.offer(capture(request.scope, rt, beacon)):
         metrics.refused.labels("busy").inc()
         raise IngestBusy()
     return Response(status_code=202)
 
 
-async def classify(request: Request, rt: Runtime, beacon: Beacon | QuickBeacon) -> Hit | BotDrop:
-    """What a valid beacon of a known portal becomes: a bot count or a pseudonymous hit."""
-    now = rt.event_time(request)
-    day = local_day(now, rt.zone)
-    peer = request.scope.get("client")
-    address = cached_client_address(
-        peer[0] if peer else None,
-        tuple(request.headers.getlist("x-forwarded-for")),
-        rt.trusted,
-    )
-    user_agent = request.headers.get("user-agent", "")
-    referrer = referrer_host(beacon.referrer, beacon.url)
-    reason = rt.rules.reason(
-        user_agent=user_agent,
-        headers=request.headers,
-        webdriver=beacon.webdriver,
-        address=address,
-        referrer_host=referrer,
-    )
-    if reason is not None:
-        return BotDrop(beacon.portal, day, reason)
-    salt = await rt.salts.get(day, now)
-    previous = None
-    if yesterday_matters(now, rt.zone, rt.ingestor.sessionizer.idle):
-        old_salt = await rt.salts.get(day - timedelta(days=1), now)
-        previous = visitor_id(old_salt, beacon.portal, address, user_agent)
-    device, browser = device_labels(user_agent)
-    return Hit(
+def capture(scope: Scope, rt: Runtime, beacon: Beacon | QuickBeacon) -> Raw:
+    """What the writer needs of a valid beacon of a known portal (`writer.BatchWriter`
+    classifies it): its fields, its time, the socket peer and a few headers, read in one
+    pass over the raw header list."""
+    user_agent = ""
+    forwarded: list[str] = []
+    purpose: list[str] = []
+    clock_header = None
+    for key, value in scope["headers"]:
+        if key == b"user-agent":
+            user_agent = value.decode("latin-1")
+        elif key == b"x-forwarded-for":
+            forwarded.append(value.decode("latin-1"))
+        elif key in PURPOSE_HEADERS:
+            purpose.append(value.decode("latin-1"))
+        elif key == CLOCK_HEADER_KEY:
+            clock_header = value.decode("latin-1")
+    peer = scope.get("client")
+    return Raw(
+        ts=rt.event_time(clock_header),
         portal=beacon.portal,
-        ts=now,
-        id=new_event_id(),
-        visitor=visitor_id(salt, beacon.portal, address, user_agent),
-        previous_visitor=previous,
         kind=beacon.type,
         name=beacon.name,
-        path=page_path(beacon.url),
+        url=beacon.url,
+        referrer=beacon.referrer,
         article=beacon.article,
         category=beacon.category,
-        referrer=referrer,
-        device=device,
-        browser=browser,
         screen_width=beacon.screen_width,
         client_id=beacon.id,
+        webdriver=beacon.webdriver,
+        peer=peer[0] if peer else None,
+        forwarded_for=tuple(forwarded),
+        user_agent=user_agent,
+        purpose=" ".join(purpose),
     )
 
 

@@ -1,7 +1,8 @@
 """The analytics service: visitor statistics that count people, not hits.
 
-Beacons arrive at `POST /v1/analytics/events` and are written in batches by a background
-task; reports read hourly and daily rollups. Portals are checked against the content
+Beacons arrive at `POST /v1/analytics/events`, are captured and queued, and are
+classified and written in batches by the writer (its own process by default, see
+writer_process.py); reports read hourly and daily rollups. Portals are checked against the content
 service over HTTP (`ANALYTICS_CONTENT_URL`, or an in-process client in embedded mode).
 docs/analytics.md defines every figure.
 """
@@ -12,7 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -20,15 +21,13 @@ from fastapi import FastAPI
 from starlette.middleware import Middleware
 
 from services.analytics.api import router
-from services.analytics.bots import BotRules
 from services.analytics.fastpath import BeaconFastPath
-from services.analytics.ingest import IngestMetrics, Ingestor, SaltBook
+from services.analytics.ingest import IngestMetrics, Ingestor, Sink
 from services.analytics.portals import PortalDirectory
-from services.analytics.privacy import parse_networks
 from services.analytics.runtime import Runtime, system_clock
-from services.analytics.sessions import Sessionizer
 from services.analytics.settings import AnalyticsSettings
-from services.analytics.upkeep import upkeep_loop
+from services.analytics.writer import BatchWriter
+from services.analytics.writer_process import ProcessSink
 from services.common.app import service_app
 from services.common.db import Database
 from services.common.migrate import upgrade
@@ -61,13 +60,12 @@ def create_app(
                 base_url=settings.content_url, timeout=httpx.Timeout(5.0, connect=2.0)
             )
         token = settings.content_token.get_secret_value() if settings.content_token else None
+        # Tests hand over a database (and so write inline): a child process cannot share it.
+        inline = database is not None or settings.writer == "inline"
+        writer = BatchWriter(db, settings) if inline else None
+        sink: Sink = writer or ProcessSink(settings)
         ingestor = Ingestor(
-            db,
-            Sessionizer(
-                zone=zone,
-                idle=timedelta(minutes=settings.visit_idle_minutes),
-                reload=timedelta(minutes=settings.reload_minutes),
-            ),
+            sink,
             IngestMetrics(app.state.metrics),
             max_batch=settings.batch_max_events,
             interval=settings.batch_interval_ms / 1000,
@@ -82,21 +80,19 @@ def create_app(
                 missing_ttl=settings.missing_portal_cache_seconds,
                 token=token,
             ),
-            salts=SaltBook(db),
             ingestor=ingestor,
-            rules=BotRules(
-                ip_ranges=parse_networks(settings.bot_ip_ranges),
-                referrer_spam=tuple(h.lower() for h in settings.referrer_spam),
-            ),
-            trusted=parse_networks(settings.trusted_proxies),
+            writer=writer,
             clock=clock,
         )
         app.state.db = db
         app.state.analytics = rt
         upkeep = None
+        if isinstance(sink, ProcessSink):
+            await sink.start()  # it also runs the upkeep loop
         if settings.run_background:
             ingestor.start()
-            upkeep = asyncio.create_task(upkeep_loop(db, rt), name="analytics-upkeep")
+            if writer is not None:
+                upkeep = asyncio.create_task(writer.upkeep_loop(rt.now), name="analytics-upkeep")
         try:
             yield
         finally:
@@ -105,6 +101,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await upkeep
             await ingestor.stop()
+            if isinstance(sink, ProcessSink):
+                await sink.close()
             if own_client is not None:
                 await own_client.aclose()
             if database is None:

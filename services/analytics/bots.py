@@ -9,7 +9,8 @@ Layers, first match wins (the reason is what `bot_daily` counts):
     crawler         crawlerdetect's maintained list (search engines, AI crawlers, HTTP
                     libraries, uptime monitors, …)
     prefetch        the browser speculatively fetched the page (`Sec-Purpose`/`Purpose:
-                    prefetch`, `X-Moz: prefetch`): nobody has seen it yet
+                    prefetch`, `X-Moz: prefetch`): nobody has seen it yet; `purpose` is
+                    the values of those headers, captured with the beacon
     ip-range        the client address is in a configured range (data centres, monitors)
     referrer-spam   the referrer host is on the configured spam list
 
@@ -20,7 +21,7 @@ traffic repeats a few thousand strings, and ua-parser costs milliseconds on a co
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -54,12 +55,12 @@ def user_agent_reason(user_agent: str) -> str | None:
     return None
 
 
-def _is_prefetch(headers: Mapping[str, str]) -> bool:
-    for name in ("sec-purpose", "purpose", "x-purpose", "x-moz"):
-        value = headers.get(name, "").lower()
-        if any(word in value for word in PREFETCH_VALUES):
-            return True
-    return False
+PURPOSE_HEADERS = (b"sec-purpose", b"purpose", b"x-purpose", b"x-moz")
+
+
+def _is_prefetch(purpose: str) -> bool:
+    lowered = purpose.lower()
+    return any(word in lowered for word in PREFETCH_VALUES)
 
 
 def _host_matches(host: str, listed: Sequence[str]) -> bool:
@@ -77,7 +78,7 @@ class BotRules:
         self,
         *,
         user_agent: str,
-        headers: Mapping[str, str],
+        purpose: str,
         webdriver: bool,
         address: IpAddress | None,
         referrer_host: str | None,
@@ -90,7 +91,7 @@ class BotRules:
             return "webdriver"
         if by_agent is not None:
             return by_agent
-        if _is_prefetch(headers):
+        if purpose and _is_prefetch(purpose):
             return "prefetch"
         if address is not None and any(
             address.version == n.version and address in n for n in self.ip_ranges

@@ -8,8 +8,8 @@ FastAPI's exception handling, routing and the endpoint. For a beacon it:
 1. reads the body (at most `max_body_bytes`);
 2. takes it only when it is plainly fine: a JSON media type, no query string, a body
    `quick_beacon` accepts, a portal the directory knows, and room in the queue;
-3. classifies and queues it exactly as the endpoint does (`api.classify`) and answers
-   202 with an empty body.
+3. captures and queues it exactly as the endpoint does (`api.capture`) and answers 202
+   with an empty body.
 
 Anything else (any error, any doubt, any exception) is handed, with the body it read
 replayed, to the normal app: the endpoint then refuses it with the problem, the status
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.analytics.api import JSON_TYPES, classify
+from services.analytics.api import JSON_TYPES, capture
 from services.analytics.beacon import quick_beacon
 from services.analytics.runtime import Runtime
 
@@ -113,7 +113,7 @@ class BeaconFastPath:
         try:
             if await rt.directory.get(beacon.portal) is None:
                 return False
-            item = await classify(request, rt, beacon)
+            item = capture(request.scope, rt, beacon)
         except Exception:  # the endpoint meets the same failure and answers for it
             return False
         return rt.ingestor.offer(item)

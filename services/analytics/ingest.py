@@ -1,16 +1,20 @@
-"""The lean ingest path and the batch writer behind it.
+"""The lean ingest path: capture, queue, hand batches to the writer.
 
-A request is validated, classified (bot or person), hashed into the day's visitor id and
-put on an in-memory queue; the response (202) does not wait for the database. A background
-task takes up to `batch_max_events` items every `batch_interval_ms` and writes them in one
-transaction: multi-row inserts of events, visitor states, rollups and bot counts.
+A request is validated and captured (`Raw`: the beacon's fields, its time, the socket
+peer and the few headers classification needs) and put on an in-memory queue; the
+response (202) does not wait for anything else. A pump takes up to `batch_max_events`
+items every `batch_interval_ms` and hands them, as one batch with an id, to a `Sink`:
+the batch writer in this process (`InlineSink`) or in its own process
+(`writer_process.ProcessSink`, the default), where classification, visitor ids and the
+database writes happen (`writer.py`).
 
 The queue is bounded: when it is full the beacon gets 503 with Retry-After instead of the
-process growing without limit. A failed write puts the batch back and retries with
-backoff. On shutdown the queue is drained. Prometheus counters prove nothing is lost:
+process growing without limit. A failed batch goes back to the queue (same id) and is
+retried with backoff. On shutdown the queue is drained. Prometheus counters prove nothing
+is lost:
 
     analytics_beacons_accepted_total  = sum(analytics_beacons_settled_total{as=...})
-                                        + items still queued
+                                        + items still queued or in flight
 """
 
 from __future__ import annotations
@@ -18,58 +22,51 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections import Counter, deque
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+import uuid
+from collections import deque
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from prometheus_client import Counter as PromCounter
 from prometheus_client import Gauge
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.analytics import repository as repo
-from services.analytics.privacy import local_day
-from services.analytics.sessions import Hit, Sessionizer
-from services.common.db import Database
 from services.common.observability import Metrics
+
+if TYPE_CHECKING:
+    from services.analytics.writer import Settled
 
 log = logging.getLogger("analytics.ingest")
 
 
-@dataclass(frozen=True)
-class BotDrop:
+class Raw(NamedTuple):
+    """A beacon as captured on the request path, before classification.
+
+    `peer`, `forwarded_for` and `user_agent` identify the client: they live only in memory
+    (in the queue and in the batch on its way to the writer) and are never stored.
+    `purpose` joins the values of the prefetch headers (`bots.PURPOSE_HEADERS`).
+    """
+
+    ts: datetime
     portal: str
-    day: date
-    reason: str
+    kind: str
+    name: str | None
+    url: str
+    referrer: str | None
+    article: str | None
+    category: str | None
+    screen_width: int | None
+    client_id: str | None
+    webdriver: bool
+    peer: str | None
+    forwarded_for: tuple[str, ...]
+    user_agent: str
+    purpose: str
 
 
-Item = Hit | BotDrop
+class Sink(Protocol):
+    """Where batches go: the writer, in this process or another."""
 
-
-class SaltBook:
-    """The salt of each local day, cached; created in the database on first use."""
-
-    def __init__(self, database: Database) -> None:
-        self.database = database
-        self._salts: dict[date, bytes] = {}
-        self._lock = asyncio.Lock()
-
-    async def get(self, day: date, now: datetime) -> bytes:
-        salt = self._salts.get(day)
-        if salt is not None:
-            return salt
-        async with self._lock:
-            salt = self._salts.get(day)
-            if salt is None:
-                async with self.database.transaction() as session:
-                    salt = await repo.salt_for(session, day, now)
-                self._salts[day] = salt
-            return salt
-
-    def forget_before(self, day: date) -> None:
-        for known in [d for d in self._salts if d < day]:
-            del self._salts[known]
+    async def write(self, batch_id: str, batch: list[Raw]) -> Settled: ...
 
 
 class IngestMetrics:
@@ -109,27 +106,26 @@ class Ingestor:
 
     def __init__(
         self,
-        database: Database,
-        sessionizer: Sessionizer,
+        sink: Sink,
         metrics: IngestMetrics,
         *,
         max_batch: int,
         interval: float,
         capacity: int,
     ) -> None:
-        self.database = database
-        self.sessionizer = sessionizer
+        self.sink = sink
         self.metrics = metrics
         self.max_batch = max_batch
         self.interval = interval
         self.capacity = capacity
-        self._queue: deque[Item] = deque()
+        self._queue: deque[Raw] = deque()
         self._wake = asyncio.Event()
         self._write_lock = asyncio.Lock()
-        self.known_partitions: set[date] = set()
         self._task: asyncio.Task[None] | None = None
+        # A batch the sink failed to write, sent again (same id) before anything newer.
+        self._retry: tuple[str, list[Raw]] | None = None
 
-    def offer(self, item: Item) -> bool:
+    def offer(self, item: Raw) -> bool:
         """Queue one item; False when the queue is full (the caller answers 503)."""
         if len(self._queue) >= self.capacity:
             return False
@@ -141,7 +137,8 @@ class Ingestor:
 
     @property
     def pending(self) -> int:
-        return len(self._queue)
+        """Beacons accepted and not yet written (queued, or in a batch to send again)."""
+        return len(self._queue) + (len(self._retry[1]) if self._retry else 0)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="analytics-flush")
@@ -159,7 +156,7 @@ class Ingestor:
 
     async def drain(self) -> None:
         """Write everything queued so far (tests, shutdown)."""
-        while self._queue:
+        while self.pending:
             await self.flush()
 
     async def _run(self) -> None:
@@ -171,7 +168,7 @@ class Ingestor:
                 pass
             self._wake.clear()
             try:
-                while self._queue:
+                while self.pending:
                     await self.flush()
                     if len(self._queue) < self.max_batch:
                         break
@@ -183,63 +180,28 @@ class Ingestor:
                 await asyncio.sleep(backoff)
 
     async def flush(self) -> int:
-        """Write one batch (up to `max_batch` items); on failure they go back to the queue."""
+        """Write one batch (up to `max_batch` items); on failure it is kept, to be sent
+        again with the same id (the writer recognises a batch it already wrote)."""
         async with self._write_lock:
-            batch = [self._queue.popleft() for _ in range(min(self.max_batch, len(self._queue)))]
+            if self._retry is not None:
+                batch_id, batch = self._retry
+            else:
+                take = min(self.max_batch, len(self._queue))
+                batch_id, batch = uuid.uuid4().hex, [self._queue.popleft() for _ in range(take)]
             if not batch:
                 return 0
+            self._retry = (batch_id, batch)
             try:
-                stored, duplicates, bots = await self._write(batch)
+                settled = await self.sink.write(batch_id, batch)
             except BaseException:
-                self._queue.extendleft(reversed(batch))
+                self.metrics.queued.set(self.pending)
                 raise
-            finally:
-                self.metrics.queued.set(len(self._queue))
-            self.metrics.settled.labels("stored").inc(stored)
-            self.metrics.settled.labels("duplicate").inc(duplicates)
-            self.metrics.settled.labels("bot").inc(bots)
+            self._retry = None
+            self.metrics.queued.set(self.pending)
+            self.metrics.settled.labels("stored").inc(settled.stored)
+            self.metrics.settled.labels("duplicate").inc(settled.duplicates)
+            self.metrics.settled.labels("bot").inc(settled.bots)
             return len(batch)
-
-    async def _write(self, batch: list[Item]) -> tuple[int, int, int]:
-        hits = [item for item in batch if isinstance(item, Hit)]
-        bots = Counter((b.portal, b.day, b.reason) for b in batch if isinstance(b, BotDrop))
-        async with self.database.transaction() as session:
-            await repo.lock_for_flush(session)
-            hits, duplicates = await self._unique(session, hits)
-            hits.sort(key=lambda h: (h.ts, h.id))
-            keys = {(h.portal, h.visitor) for h in hits}
-            keys |= {(h.portal, h.previous_visitor) for h in hits if h.previous_visitor}
-            states = await repo.load_states(session, keys)
-            out = self.sessionizer.apply(hits, states)
-            months = {h.ts.date().replace(day=1) for h in hits}
-            await repo.ensure_partitions(session, months, self.known_partitions)
-            await repo.insert_events(session, out.rows)
-            await repo.save_states(session, out.states)
-            for key, count in (await repo.add_visitor_days(session, out.visitor_days)).items():
-                out.daily[key]["visitors"] += count
-            await repo.add_rollups(session, out.hourly, out.daily)
-            await repo.add_top(session, out.top)
-            await repo.add_bots(session, bots)
-        return len(hits), duplicates, sum(bots.values())
-
-    @staticmethod
-    async def _unique(session: AsyncSession, hits: list[Hit]) -> tuple[list[Hit], int]:
-        """Drop retried beacons: the same (portal, id) in this batch or already stored."""
-        seen: set[tuple[str, str]] = set()
-        first: list[Hit] = []
-        for hit in hits:
-            if hit.client_id is not None:
-                key = (hit.portal, hit.client_id)
-                if key in seen:
-                    continue
-                seen.add(key)
-            first.append(hit)
-        if not seen:
-            return first, len(hits) - len(first)
-        stamp = max(h.ts for h in first)
-        fresh = await repo.claim_client_ids(session, seen, stamp)
-        kept = [h for h in first if h.client_id is None or (h.portal, h.client_id) in fresh]
-        return kept, len(hits) - len(kept)
 
 
 def new_event_id() -> int:
@@ -247,12 +209,4 @@ def new_event_id() -> int:
     return secrets.randbits(63)
 
 
-def yesterday_matters(moment: datetime, zone: ZoneInfo, idle: timedelta) -> bool:
-    """Whether a visit begun before local midnight may still be open at `moment`."""
-    local = moment.astimezone(zone)
-    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    return local - midnight <= idle
-
-
-Clock = Callable[[], datetime]
-__all__ = ["BotDrop", "Clock", "Ingestor", "SaltBook", "local_day", "new_event_id"]
+__all__ = ["Ingestor", "Raw", "Sink", "new_event_id"]

@@ -15,6 +15,8 @@ longer be linked to anyone, nor to each other across days.
     top_daily       pageviews / visits per page, article, category, referrer, device, browser
     bot_daily       dropped beacons per reason per day (no identifiers)
     salts           the secret random salt of each local day
+    ingest_batches  the batches written and what became of them, so a batch sent again
+                    (its writer died before answering) is not counted twice; kept 48 h
 """
 
 from __future__ import annotations
@@ -144,4 +146,14 @@ salts = Table(
     Column("day", Date, primary_key=True),
     Column("salt", LargeBinary(32), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
+)
+
+ingest_batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("written_at", UtcDateTime(), nullable=False, index=True),
+    Column("stored", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("bots", Integer, nullable=False),
 )

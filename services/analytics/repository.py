@@ -18,6 +18,7 @@ from services.analytics.models import (
     daily,
     events,
     hourly,
+    ingest_batches,
     salts,
     top_daily,
     visitor_days,
@@ -68,6 +69,28 @@ async def salt_for(session: AsyncSession, day: date, now: datetime) -> bytes:
 
 
 # --- the batch write -------------------------------------------------------------------
+
+
+async def batch_written(session: AsyncSession, batch_id: str) -> tuple[int, int, int] | None:
+    """(stored, duplicates, bots) of a batch already written, or None."""
+    row = (
+        await session.execute(
+            select(
+                ingest_batches.c.stored, ingest_batches.c.duplicates, ingest_batches.c.bots
+            ).where(ingest_batches.c.id == batch_id)
+        )
+    ).first()
+    return None if row is None else (row.stored, row.duplicates, row.bots)
+
+
+async def record_batch(
+    session: AsyncSession, batch_id: str, at: datetime, stored: int, duplicates: int, bots: int
+) -> None:
+    await session.execute(
+        ingest_batches.insert().values(
+            id=batch_id, written_at=at, stored=stored, duplicates=duplicates, bots=bots
+        )
+    )
 
 
 async def claim_client_ids(
@@ -266,6 +289,10 @@ async def purge(
         ("visitor_days", delete(visitor_days).where(visitor_days.c.day < keys_before)),
         ("visitor_state", delete(visitor_state).where(visitor_state.c.last_ts < state_before)),
         ("beacon_ids", delete(beacon_ids).where(beacon_ids.c.seen_at < state_before)),
+        (
+            "ingest_batches",
+            delete(ingest_batches).where(ingest_batches.c.written_at < state_before),
+        ),
     ):
         result: Any = await session.execute(stmt)
         deleted[name] = int(result.rowcount or 0)

@@ -1,4 +1,4 @@
-"""What the request handlers share: settings, clock, portals, salts, bot rules, the queue."""
+"""What the request handlers share: settings, clock, portals, the queue."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import Request
 
-from services.analytics.bots import BotRules
-from services.analytics.ingest import Ingestor, SaltBook
+from services.analytics.ingest import Ingestor
 from services.analytics.portals import PortalDirectory
-from services.analytics.privacy import IpNetwork
 from services.analytics.settings import AnalyticsSettings
+from services.analytics.writer import BatchWriter
 
 CLOCK_HEADER = "x-analytics-time"
+CLOCK_HEADER_KEY = CLOCK_HEADER.encode()
 
 
 def system_clock() -> datetime:
@@ -27,10 +27,8 @@ class Runtime:
     settings: AnalyticsSettings
     zone: ZoneInfo
     directory: PortalDirectory
-    salts: SaltBook
     ingestor: Ingestor
-    rules: BotRules
-    trusted: tuple[IpNetwork, ...]
+    writer: BatchWriter | None  # in this process (inline), else in the writer process
     clock: Callable[[], datetime] = system_clock
     replayed: datetime | None = field(default=None)
 
@@ -40,10 +38,10 @@ class Runtime:
             return self.replayed
         return self.clock()
 
-    def event_time(self, request: Request) -> datetime:
-        """When this beacon happened: now, or `X-Analytics-Time` in replay mode only."""
+    def event_time(self, sent: str | None) -> datetime:
+        """When a beacon happened: now, or in replay mode only the `X-Analytics-Time` it
+        was `sent` with."""
         if self.settings.trust_clock_header:
-            sent = request.headers.get(CLOCK_HEADER)
             if sent:
                 try:
                     moment = datetime.fromisoformat(sent)

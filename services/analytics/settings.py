@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -43,6 +45,11 @@ class AnalyticsSettings(ServiceSettings):
     referrer_spam: list[str] = Field(
         default_factory=lambda: ["semalt.com", "buttons-for-website.com", "darodar.com"],
         description="Referrer hosts (and their subdomains) whose traffic is spam.",
+    )
+    writer: Literal["process", "inline"] = Field(
+        default="process",
+        description="Where batches are classified and written: a child process of each "
+        "worker (keeps that work off the request loop) or inside the service.",
     )
     run_background: bool = Field(
         default=True, description="Flush, rollup maintenance and purge loops (tests: off)."

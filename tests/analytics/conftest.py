@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,12 @@ from typing import Any
 import httpx
 import pgserver
 import pytest
-from analytics_helpers import BROWSER_UA, empty_tables
+from analytics_helpers import Analytics, Clock, empty_sqlite, empty_tables, write_key
 from databases import migrated_database
 from factories import make_portal
 from fastapi import FastAPI
 
 from services.analytics.app import create_app
-from services.analytics.models import metadata
-from services.analytics.runtime import Runtime
 from services.analytics.settings import AnalyticsSettings
 from services.common.db import Database
 from services.common.migrate import upgrade
@@ -51,65 +48,6 @@ def analytics_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite+aiosqlite:///{path}"
     upgrade("analytics", url)
     return url
-
-
-class Clock:
-    """A controllable clock: tests move time with `.at = ...` or `.advance(...)`."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-
-@dataclass
-class Analytics:
-    app: FastAPI
-    clock: Clock
-    database: Database
-    stack: contextlib.AsyncExitStack
-    clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
-
-    @property
-    def runtime(self) -> Runtime:
-        runtime: Runtime = self.app.state.analytics
-        return runtime
-
-    async def drain(self) -> None:
-        await self.runtime.ingestor.drain()
-
-    async def client(self, ip: str = "203.0.113.7") -> httpx.AsyncClient:
-        """An HTTP client whose socket address is `ip`."""
-        if ip not in self.clients:
-            transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
-            self.clients[ip] = await self.stack.enter_async_context(
-                httpx.AsyncClient(transport=transport, base_url="http://analytics")
-            )
-        return self.clients[ip]
-
-    async def send(
-        self,
-        body: Any,
-        *,
-        ua: str = BROWSER_UA,
-        ip: str = "203.0.113.7",
-        headers: dict[str, str] | None = None,
-    ) -> httpx.Response:
-        """POST a beacon as JSON (or raw bytes/str) from `ip` with user agent `ua`."""
-        http = await self.client(ip)
-        all_headers = {"User-Agent": ua, **(headers or {})}
-        if isinstance(body, bytes | str):
-            return await http.post("/v1/analytics/events", content=body, headers=all_headers)
-        return await http.post("/v1/analytics/events", json=body, headers=all_headers)
-
-    async def get(self, path: str, **kw: Any) -> httpx.Response:
-        return await (await self.client()).get(path, **kw)
-
-
-def write_key(data_dir: Path, pem: str) -> None:
-    (data_dir / "keys").mkdir(parents=True, exist_ok=True)
-    (data_dir / "keys" / "signing.pem").write_text(pem)
 
 
 @pytest.fixture
@@ -158,9 +96,3 @@ async def analytics_sqlite(analytics_factory, analytics_sqlite_url: str, portals
         yield await analytics_factory(database)
     finally:
         await database.dispose()
-
-
-async def empty_sqlite(database: Database) -> None:
-    async with database.transaction() as session:
-        for table in metadata.sorted_tables:
-            await session.execute(table.delete())

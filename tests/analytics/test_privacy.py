@@ -11,7 +11,6 @@ from sqlalchemy import String, Text, select, text
 
 from services.analytics.models import daily, events, metadata, salts, visitor_days, visitor_state
 from services.analytics.privacy import client_address, network_key, parse_networks, visitor_id
-from services.analytics.upkeep import run_upkeep
 
 # 23:50 on 2026-11-20 in Ho Chi Minh City
 BEFORE_MIDNIGHT = datetime(2026, 11, 20, 16, 50, tzinfo=UTC)
@@ -142,12 +141,12 @@ class TestSaltsAndMidnight:
         assert len(set(kept.values())) == 2
         assert all(len(s) == 32 for s in kept.values())
         # 2026-11-22 00:30 local: the 20th's salt is 48 h old, the 21st's is 24 h old.
-        await run_upkeep(a.database, a.runtime, now=datetime(2026, 11, 21, 17, 30, tzinfo=UTC))
+        await a.writer.upkeep(datetime(2026, 11, 21, 17, 30, tzinfo=UTC))
         assert {r.day for r in await rows(a.database, salts)} == {date(2026, 11, 21)}
         assert {r.day for r in await rows(a.database, visitor_days)} == {date(2026, 11, 21)}
-        assert date(2026, 11, 20) not in a.runtime.salts._salts
+        assert date(2026, 11, 20) not in a.writer.salts._salts
         # two days later every key and per-visitor state is gone; aggregates stay
-        await run_upkeep(a.database, a.runtime, now=datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
+        await a.writer.upkeep(datetime(2026, 11, 24, 1, 0, tzinfo=UTC))
         assert await rows(a.database, salts) == []
         assert await rows(a.database, visitor_state) == []
         assert sum(r.pageviews for r in await rows(a.database, daily)) == 2
@@ -159,7 +158,7 @@ class TestSaltsAndMidnight:
         a.clock.at = datetime(2026, 11, 1, 3, 0, tzinfo=UTC)
         await a.send(beacon("/new"))
         await a.drain()
-        await run_upkeep(a.database, a.runtime, now=datetime(2026, 11, 5, 3, 0, tzinfo=UTC))
+        await a.writer.upkeep(datetime(2026, 11, 5, 3, 0, tzinfo=UTC))
         assert [r.path for r in await rows(a.database, events)] == ["/new"]
         assert sum(r.pageviews for r in await rows(a.database, daily)) == 2  # rollups stay
 
