@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import pickle
+import signal
 import struct
 import sys
 from pathlib import Path
@@ -204,6 +205,11 @@ async def _child() -> None:
 
 
 def main() -> None:
+    # Ctrl-C in a terminal and `kill` of the process group reach the child too; it must
+    # outlive its parent's shutdown, which drains the queue through it and then ends its
+    # input: the end of input (or the parent's death) is what ends the child.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     asyncio.run(_child())
 

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from services.common.app import service_app
 from services.common.db import Database
+from services.common.migrate import upgrade
 from services.media.av import AvTools
 from services.media.router import internal, router
 from services.media.service import MediaContext
@@ -62,9 +63,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = database or Database.from_url(
-            settings.resolved_database_url(), echo=settings.database_echo
-        )
+        url = settings.resolved_database_url()
+        if database is None and url.startswith("sqlite"):
+            # A SQLite file (embedded, or `portal serve media` with nothing set up) migrates
+            # itself; PostgreSQL is migrated by `portal migrate media` before the rollout.
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            upgrade("media", url)
+        db = database or Database.from_url(url, echo=settings.database_echo)
         app.state.db = db
         await chosen.open()
         context.processing = anyio.CapacityLimiter(settings.processing_slots)

@@ -6,7 +6,9 @@ child process; the tests read what the child wrote through their own connection.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import signal
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -223,3 +225,23 @@ async def test_shutdown_writes_what_is_queued_and_ends_the_child(
             proc = sink._proc
         assert proc.returncode == 0
     assert await count(analytics_pg, events) == 2
+
+
+async def test_the_writer_outlives_signals_to_the_process_group(
+    analytics_pg, analytics_pg_url, tmp_path
+):
+    """Ctrl-C or `kill` of the group reaches the child; it must still drain what the
+    service hands it on the way down, and end only when its input ends."""
+    await empty_tables(analytics_pg)
+    sink = ProcessSink(AnalyticsSettings(data_dir=tmp_path, database_url=analytics_pg_url))
+    await sink.start()
+    try:
+        assert sink._proc is not None
+        sink._proc.send_signal(signal.SIGTERM)
+        sink._proc.send_signal(signal.SIGINT)
+        await asyncio.sleep(0.3)
+        assert sink.running
+        assert (await sink.write("after-signals", [raw("/")])).stored == 1
+    finally:
+        await sink.close()
+    assert not sink.running

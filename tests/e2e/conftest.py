@@ -248,9 +248,25 @@ def platform(e2e_database: str, launcher: Launcher) -> Platform:
     envs["content"].update(
         {
             "CONTENT_OUTBOX_SUBSCRIBERS": json.dumps(
-                {"search": urls["search"] + "/internal/events"}
+                {
+                    "search": urls["search"] + "/internal/events",
+                    "media": urls["media"] + "/internal/events",
+                }
             ),
             "CONTENT_OUTBOX_INTERVAL": "0.2",
+        }
+    )
+    # Media and analytics verify tokens with content's JWKS too; content checks featured
+    # images with media and delivers events to it; analytics asks content whether a portal
+    # exists and believes X-Forwarded-For from the gateway (same host: loopback).
+    envs["media"]["MEDIA_JWKS_URL"] = urls["content"] + "/v1/auth/jwks.json"
+    envs["content"]["CONTENT_MEDIA_URL"] = urls["media"]
+    envs["analytics"].update(
+        {
+            "ANALYTICS_JWKS_URL": urls["content"] + "/v1/auth/jwks.json",
+            "ANALYTICS_CONTENT_URL": urls["content"],
+            "ANALYTICS_TRUSTED_PROXIES": json.dumps(["127.0.0.1/32"]),
+            "ANALYTICS_BATCH_INTERVAL_MS": "50",
         }
     )
     envs["gateway"] = {

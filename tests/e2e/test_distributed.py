@@ -6,6 +6,7 @@ alone, then a reader gets it, revalidates it and checks its token against the JW
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 
@@ -13,6 +14,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from factories import good_article
+from PIL import Image
 
 from services.common.security import TokenVerifier, key_id
 
@@ -83,6 +85,23 @@ def newsroom(http: httpx.Client, superadmin):
     return portal, category_id, people
 
 
+@pytest.fixture
+def photo(http: httpx.Client, newsroom) -> str:
+    """An image with alt text in the newsroom's media library (content checks a featured
+    image with media at submit): its id."""
+    portal, _, people = newsroom
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (30, 90, 160)).save(buffer, "JPEG")
+    r = http.post(
+        "/v1/media",
+        data={"portal": portal, "alt": "Quang cảnh hội nghị tập huấn"},
+        files={"file": ("hoi-nghi.jpg", buffer.getvalue(), "image/jpeg")},
+        headers=people["contributor"],
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["id"])
+
+
 class TestOperations:
     def test_every_service_is_ready_through_the_gateway(self, http):
         r = http.get("/readyz")
@@ -151,12 +170,14 @@ class TestOperations:
 
 
 class TestEditorialFlow:
-    def test_article_goes_from_draft_to_readers(self, http, newsroom, platform):
+    def test_article_goes_from_draft_to_readers(self, http, newsroom, platform, photo):
         portal, category_id, people = newsroom
         base = f"/v1/portals/{portal}/articles"
         r = http.post(
             base,
-            json=good_article(category_id, title="Phú Yên chi trả bảo hiểm thất nghiệp"),
+            json=good_article(
+                category_id, title="Phú Yên chi trả bảo hiểm thất nghiệp", featured_media_id=photo
+            ),
             headers={**people["contributor"], "X-Request-ID": f"e2e-create-{portal}"},
         )
         assert r.status_code == 201, r.text
@@ -272,11 +293,15 @@ class TestTokens:
 
 
 class TestSearch:
-    def test_published_article_is_found_then_gone_after_unpublish(self, http, newsroom):
+    def test_published_article_is_found_then_gone_after_unpublish(self, http, newsroom, photo):
         portal, category_id, people = newsroom
         title = "Chi trả trợ cấp thất nghiệp cho người lao động"
         base = f"/v1/portals/{portal}/articles"
-        r = http.post(base, json=good_article(category_id, title=title), headers=people["editor"])
+        r = http.post(
+            base,
+            json=good_article(category_id, title=title, featured_media_id=photo),
+            headers=people["editor"],
+        )
         article = r.json()
         for action, who in (("submit", "editor"), ("forward", "editor"), ("publish", "approver")):
             r = http.post(
@@ -314,3 +339,33 @@ class TestSearch:
         assert job["state"] == "done", job
         editor = newsroom[2]["editor"]
         assert http.post("/v1/search/admin/reindex", headers=editor).status_code == 403
+
+
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+class TestAnalytics:
+    def test_a_beacon_through_the_gateway_is_counted_by_the_writer_process(
+        self, http, newsroom, superadmin
+    ):
+        portal, _, _ = newsroom
+        page = {"portal": portal, "url": f"https://{portal}.example.gov.vn/tin-tuc"}
+        for headers in ({"User-Agent": BROWSER}, {"User-Agent": "curl/8.5.0"}):
+            r = http.post("/v1/analytics/events", json=page, headers=headers)
+            assert r.status_code == 202, r.text
+        r = http.post("/v1/analytics/events", json={**page, "portal": "khong-co"})
+        assert_problem(r, 422, "unknown-portal")
+        admin = token(http, *superadmin)
+        stats = until(
+            lambda: http.get(f"/v1/analytics/portals/{portal}/stats", headers=admin),
+            lambda r: r.status_code == 200 and r.json()["pageviews"] == 1,
+            seconds=15,
+        )
+        assert stats.status_code == 200, stats.text
+        assert (stats.json()["pageviews"], stats.json()["visitors"]) == (1, 1)
+        bots = http.get(f"/v1/analytics/portals/{portal}/bots", headers=admin)
+        assert bots.status_code == 200, bots.text
+        assert "crawler" in bots.text
