@@ -131,6 +131,12 @@ async def test_the_writer_process_classifies_and_writes(
     assert settled.labels("bot")._value.get() == 1
     stats = await a.get("/v1/analytics/portals/phu-yen/counter")
     assert stats.status_code == 200, stats.text
+    if engine == "sqlite":  # what the child wrote holds no address and no user agent
+        path = Path(url.split("///", 1)[1])
+        blob = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
+        assert b"203.0.113.7" not in blob
+        assert BROWSER_UA.encode() not in blob
+        assert b"Googlebot" not in blob
 
 
 async def test_a_killed_writer_is_replaced_and_nothing_is_lost(
