@@ -511,3 +511,35 @@ async def make_user_in(client, team, role: str):
     )
     assert r.status_code == 200, r.text
     return newcomer
+
+
+class TestLastAdmin:
+    """A portal keeps at least one admin, whoever asks (a superadmin too)."""
+
+    async def test_the_last_admin_cannot_be_demoted_or_removed(self, client, content_app, db, team):
+        admin = team["admin"]
+        root = await make_user(content_app, db, superadmin=True)
+        for who in (admin, root):
+            r = await client.put(
+                members_url(admin.id), json={"role": "editor"}, headers=who.headers
+            )
+            problem = assert_problem(r, 409, "last-admin")
+            assert "quản trị viên" in problem["detail"]
+            r = await client.delete(members_url(admin.id), headers=who.headers)
+            assert_problem(r, 409, "last-admin")
+        assert (await member_roles(client, admin.headers))[admin.id] == "admin"
+
+    async def test_with_a_second_admin_either_can_go(self, client, team):
+        admin, second = team["admin"], team["newcomer"]
+        r = await client.put(members_url(second.id), json={"role": "admin"}, headers=admin.headers)
+        assert r.status_code == 200, r.text
+        r = await client.put(members_url(admin.id), json={"role": "editor"}, headers=admin.headers)
+        assert r.status_code == 200, r.text
+        r = await client.delete(members_url(admin.id), headers=second.headers)
+        assert r.status_code == 204
+        r = await client.delete(members_url(second.id), headers=second.headers)
+        assert_problem(r, 409, "last-admin")
+        assert await member_roles(client, second.headers) == {
+            second.id: "admin",
+            team["editor"].id: "editor",
+        }

@@ -30,6 +30,16 @@ async def get_membership(session: AsyncSession, user_id: str, portal: str) -> Me
     return await session.get(Membership, (user_id, portal))
 
 
+async def lock_admins(session: AsyncSession, portal: str) -> list[str]:
+    """The user ids of the portal's admins, their rows locked until the transaction ends."""
+    rows = await session.scalars(
+        select(Membership.user_id)
+        .where(Membership.portal_id == portal, Membership.role == "admin")
+        .with_for_update()
+    )
+    return list(rows)
+
+
 async def delete_membership(session: AsyncSession, user_id: str, portal: str) -> int:
     result = await session.execute(
         delete(Membership).where(Membership.user_id == user_id, Membership.portal_id == portal)

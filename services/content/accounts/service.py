@@ -32,6 +32,27 @@ class UserNotFound(NotFound):
     slug = "user-not-found"
 
 
+class LastAdmin(Conflict):
+    slug = "last-admin"
+
+
+async def _keep_an_admin(session: AsyncSession, portal: str, membership: Membership | None) -> None:
+    """Refuse to demote or remove a portal's last admin: nobody could then manage its
+    members, categories or settings but a superadmin. The admins' rows are locked, so two
+    admins demoting each other at once cannot both succeed."""
+    if membership is None or membership.role != Role.ADMIN.value:
+        return
+    admins = await repository.lock_admins(session, portal)
+    if set(admins) <= {membership.user_id}:
+        raise LastAdmin(
+            Msg(
+                "Cổng phải còn ít nhất một quản trị viên: hãy giao quyền quản trị cho người "
+                "khác trước.",
+                "A portal must keep at least one admin: make someone else an admin first.",
+            )
+        )
+
+
 def _tokens(issuer: TokenIssuer, user: User, roles: dict[str, str]) -> TokenResponse:
     access, ttl = issuer.issue(
         subject=user.id, username=user.username, roles=roles, is_superadmin=user.is_superadmin
@@ -129,6 +150,8 @@ async def set_membership(
     if membership is None:
         session.add(Membership(user_id=user_id, portal_id=portal, role=role.value))
     else:
+        if role != Role.ADMIN:
+            await _keep_an_admin(session, portal, membership)
         membership.role = role.value
     await session.flush()
     return MemberRead(
@@ -145,6 +168,7 @@ async def remove_membership(
         raise portal_not_found(portal)
     access.require_role(portal, Role.ADMIN)
     await _portal_and_user(session, portal, user_id)
+    await _keep_an_admin(session, portal, await repository.get_membership(session, user_id, portal))
     if await repository.delete_membership(session, user_id, portal) == 0:
         raise NotFound(
             Msg("Người này không phải thành viên của cổng.", "This user is not a member.")
