@@ -149,6 +149,33 @@ class TestWorkflow:
         )
         assert r.json()["status"] == "draft", "a refused submit must leave nothing changed"
 
+    async def test_an_edit_in_review_that_breaks_the_standard_stops_forward(self, client, newsroom):
+        category, people = newsroom
+        base = "/v1/portals/phu-yen/articles"
+        r = await client.post(
+            base, json=good_article(category.id), headers=people["contributor"].headers
+        )
+        url = f"{base}/{r.json()['id']}"
+        r = await client.post(
+            f"{url}/transitions", json={"action": "submit"}, headers=people["contributor"].headers
+        )
+        assert r.status_code == 200, r.text
+        editor = people["editor"].headers
+        r = await client.patch(url, json={"source": None, "lead": "Ngắn"}, headers=editor)
+        assert r.status_code == 200, r.text
+        r = await client.post(f"{url}/transitions", json={"action": "forward"}, headers=editor)
+        assert r.status_code == 422
+        assert r.json()["type"].endswith("/standards-not-met")
+        assert {e["field"] for e in r.json()["errors"]} == {"lead", "source"}
+        r = await client.get(url, headers=editor)
+        assert (r.json()["status"], r.json()["stage"]) == ("in_review", "editor_review")
+        r = await client.patch(
+            url, json={"source": "BHXH Phú Yên", "lead": good_article("")["lead"]}, headers=editor
+        )
+        assert r.status_code == 200, r.text
+        r = await client.post(f"{url}/transitions", json={"action": "forward"}, headers=editor)
+        assert r.status_code == 200, r.text
+
     async def test_wrong_role_is_403_and_wrong_state_is_409(self, client, newsroom):
         category, people = newsroom
         r = await client.post(

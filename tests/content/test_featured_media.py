@@ -199,6 +199,48 @@ async def test_an_image_without_alt_is_refused_until_alt_is_added(content, media
     assert r.json()["status"] == "in_review"
 
 
+async def transition(
+    content: httpx.AsyncClient, newsroom: Newsroom, item_id: str, action: str, who: str
+) -> httpx.Response:
+    return await content.post(
+        f"/v1/portals/{newsroom.portal}/articles/{item_id}/transitions",
+        json={"action": action},
+        headers=newsroom.headers(who),
+    )
+
+
+async def test_alt_text_removed_in_review_stops_forward_and_publish(content, media, newsroom):
+    """Every step towards publication asks media again, not only submit."""
+    editor = newsroom.people["editor"]
+    asset = await upload(
+        media, editor, newsroom.portal, "a.jpg", jpeg(), alt="Trụ sở BHXH tỉnh Phú Yên"
+    )
+    item = await draft(content, newsroom, asset["id"])
+    assert (await submit(content, newsroom, item)).status_code == 200
+
+    async def set_alt(alt: str) -> None:
+        url = f"/v1/media/{asset['id']}"
+        r = await media.patch(url, json={"alt": alt}, headers=editor.headers)
+        assert r.status_code == 200, r.text
+
+    await set_alt("")
+    r = await transition(content, newsroom, item, "forward", "editor")
+    assert featured_errors(assert_problem(r, 422, "standards-not-met"))[0]["code"] == (
+        "alt_required"
+    )
+    await set_alt("Trụ sở BHXH tỉnh Phú Yên")
+    r = await transition(content, newsroom, item, "forward", "editor")
+    assert r.status_code == 200, r.text
+    await set_alt("")
+    r = await transition(content, newsroom, item, "publish", "approver")
+    assert_problem(r, 422, "standards-not-met")
+    assert await status_of(content, newsroom, item) == "in_review"
+    await set_alt("Trụ sở BHXH tỉnh Phú Yên")
+    r = await transition(content, newsroom, item, "publish", "approver")
+    assert r.status_code == 200, r.text
+    assert r.json()["status"] == "published"
+
+
 async def test_another_portals_image_is_not_found_even_when_media_shows_it(
     content, media, newsroom, checking_app, db
 ):

@@ -330,7 +330,7 @@ async def transition(
 ) -> ItemMeta:
     """Move an item through the workflow (state, then role, then inputs, then standards).
 
-    With `media`, submit also checks the featured image against the media service."""
+    With `media`, the standard's gates also check the featured image with the media service."""
     item = await _writable_item(session, spec, access=access, portal=portal_id, item_id=item_id)
     portal = await get_portal(session, portal_id)
     await apply_transition(
@@ -352,6 +352,37 @@ async def transition(
     return await render(session, spec, item, portal=portal, access=access)
 
 
+# Every step a person takes towards publication checks the posting standard again: the
+# working revision may have been edited in review, or its featured image changed in media.
+# (The scheduler's publish runs what `schedule` already checked.)
+STANDARD_GATES = frozenset({Action.SUBMIT, Action.FORWARD, Action.PUBLISH, Action.SCHEDULE})
+
+
+async def _check_standards(
+    session: AsyncSession,
+    spec: KindSpec,
+    portal: Portal,
+    data: dict[str, Any],
+    media: FeaturedImageCheck | None,
+) -> None:
+    """422 `standards-not-met` with every miss, the featured image (asked of media) last."""
+    category_ok = bool(data.get("category_id")) and await repo.category_in_portal(
+        session, portal.id, data["category_id"]
+    )
+    problems = spec.submit_problems(data, SubmitContext(standard_of(portal), category_ok))
+    featured = (data.get("featured_media_id") or "").strip()
+    if media is not None and featured:
+        problems += await media.problems(featured, portal=portal.id)
+    if problems:
+        raise StandardsNotMet(
+            Msg(
+                "Còn {n} điểm chưa đạt chuẩn đăng tải; xem danh sách errors.",
+                "{n} point(s) do not meet the posting standard; see errors.",
+            ).format(n=len(problems)),
+            errors=problems,
+        )
+
+
 async def apply_transition(
     session: AsyncSession,
     spec: KindSpec,
@@ -365,30 +396,15 @@ async def apply_transition(
 ) -> None:
     """Decide, apply, audit and announce one transition (used by the API and the scheduler).
 
-    Nothing is changed when submit finds problems (422) or `media` cannot check (503)."""
+    Nothing is changed when a gate (`STANDARD_GATES`) finds problems (422) or `media`
+    cannot check (503)."""
     pipeline = pipeline_of(portal)
     state = state_of(item)
     outcome = decide(state, actor, pipeline, request)
     revision = await repo.get_revision(session, item.id, item.current_revision)
     assert revision is not None
-    if request.action is Action.SUBMIT:
-        category_ok = bool(revision.data.get("category_id")) and await repo.category_in_portal(
-            session, portal.id, revision.data["category_id"]
-        )
-        problems = spec.submit_problems(
-            revision.data, SubmitContext(standard_of(portal), category_ok)
-        )
-        featured = (revision.data.get("featured_media_id") or "").strip()
-        if media is not None and featured:
-            problems += await media.problems(featured, portal=portal.id)
-        if problems:
-            raise StandardsNotMet(
-                Msg(
-                    "Còn {n} điểm chưa đạt chuẩn đăng tải; xem danh sách errors.",
-                    "{n} point(s) do not meet the posting standard; see errors.",
-                ).format(n=len(problems)),
-                errors=problems,
-            )
+    if request.action in STANDARD_GATES and not actor.is_system:
+        await _check_standards(session, spec, portal, revision.data, media)
     from_status, from_stage = item.status, _stage_key(item, pipeline)
     was_live = item.is_live
     item.status = outcome.status.value
