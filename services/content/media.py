@@ -1,4 +1,5 @@
-"""The media service as content's posting standard sees it: may this asset be a featured image?
+"""The media service as content's posting standard sees it: may this asset be a featured
+image, and are a document's attachments in the portal's library?
 
 Content asks media `GET /v1/media/{id}` with the acting user's own bearer token, so media's
 tenancy rules decide what the user may see: a 404 means "not in this portal's library".
@@ -36,10 +37,10 @@ class MediaUnavailable(ProblemError):
 
 
 _UNAVAILABLE = Msg(
-    "Chưa kiểm tra được ảnh đại diện vì dịch vụ thư viện tệp không phản hồi; "
-    "bài viết chưa được gửi. Vui lòng thử lại sau.",
-    "The featured image could not be checked because the media service did not answer; "
-    "the article was not submitted. Please try again later.",
+    "Chưa kiểm tra được ảnh đại diện hoặc tệp đính kèm vì dịch vụ thư viện tệp không phản "
+    "hồi; chưa có gì thay đổi. Vui lòng thử lại sau.",
+    "The featured image or the attachments could not be checked because the media service "
+    "did not answer; nothing was changed. Please try again later.",
 )
 
 
@@ -88,7 +89,8 @@ def _problems(media_id: str, asset: _Asset, portal: str) -> list[FieldError]:
 
 @dataclass(frozen=True)
 class FeaturedImageCheck:
-    """Checks featured images against the media service, as the user who acts."""
+    """Checks featured images and attachments against the media service, as the user who
+    acts."""
 
     client: httpx.AsyncClient
     authorization: str | None
@@ -96,6 +98,27 @@ class FeaturedImageCheck:
     async def problems(self, media_id: str, *, portal: str) -> list[FieldError]:
         """The standards errors of using `media_id` as `portal`'s featured image (none if ok);
         `MediaUnavailable` when media cannot tell."""
+        asset = await self._asset(media_id)
+        if asset is None:
+            return [_not_found(media_id)]
+        return _problems(media_id, asset, portal)
+
+    async def attachment_problems(self, media_ids: list[str], *, portal: str) -> list[FieldError]:
+        """An error for each attachment that is not in `portal`'s library (any kind of file
+        may be attached); `MediaUnavailable` when media cannot tell."""
+        errors = []
+        for index, media_id in enumerate(media_ids):
+            asset = await self._asset(media_id)
+            if asset is None or asset.portal != portal:
+                message = Msg(
+                    "Tệp đính kèm '{id}' không có trong thư viện tệp của cổng này.",
+                    "The attachment '{id}' is not in this portal's media library.",
+                ).format(id=media_id)
+                errors.append(FieldError(f"attachments.{index}", message, "media_not_found"))
+        return errors
+
+    async def _asset(self, media_id: str) -> _Asset | None:
+        """What media shows this user of `media_id`; None when it says 404."""
         headers = {"Authorization": self.authorization} if self.authorization else {}
         try:
             response = await self.client.get(
@@ -105,13 +128,12 @@ class FeaturedImageCheck:
             log.warning("media service unreachable: %s", exc.__class__.__name__)
             raise _unavailable() from exc
         if response.status_code == 404:
-            return [_not_found(media_id)]
+            return None
         if response.status_code != 200:
             log.warning("media service answered %s for an asset", response.status_code)
             raise _unavailable()
         try:
-            asset = _Asset.model_validate_json(response.content)
+            return _Asset.model_validate_json(response.content)
         except ValidationError as exc:
             log.warning("media service answered an unexpected body")
             raise _unavailable() from exc
-        return _problems(media_id, asset, portal)

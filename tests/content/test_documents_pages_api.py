@@ -471,3 +471,51 @@ class TestBadInputIsNever500:
         problem = assert_problem(r, 422)
         assert len(problem["errors"]) == 1
         assert problem["errors"][0]["field"].split(".")[0] in overrides
+
+
+class TestRelations:
+    """A document relates to its own portal's documents, or to ones published anywhere."""
+
+    async def test_each_relation_is_checked_at_submit(self, client, content_app, db, newsroom):
+        category, people = newsroom
+        await make_portal(db, "ha-noi")
+        hanoi_category = await make_category(db, "ha-noi")
+        hanoi = {
+            role: await make_user(content_app, db, roles={"ha-noi": role})
+            for role in ("contributor", "editor", "approver")
+        }
+        hanoi_docs = "/v1/portals/ha-noi/documents"
+        central = await publish(
+            client, hanoi, hanoi_docs, good_document(category_id=hanoi_category.id)
+        )
+        secret = await create(
+            client, hanoi, hanoi_docs, good_document(category_id=hanoi_category.id)
+        )
+        own_draft = await create(client, people, DOCS, good_document(category_id=category.id))
+        doc = await create(client, people, DOCS, good_document(category_id=category.id))
+        url = f"{DOCS}/{doc['id']}"
+        relations = [
+            {"type": "guides", "document_id": central["id"]},
+            {"type": "amends", "document_id": own_draft["id"]},
+            {"type": "replaces", "document_id": secret["id"]},
+            {"type": "replaces", "document_id": doc["id"]},
+            {"type": "amends", "document_id": "0" * 32},
+        ]
+        r = await client.patch(url, json={"relations": relations}, headers=people["editor"].headers)
+        assert r.status_code == 200, r.text
+        r = await client.post(
+            f"{url}/transitions", json={"action": "submit"}, headers=people["contributor"].headers
+        )
+        problem = assert_problem(r, 422, "standards-not-met")
+        assert [(e["field"], e["code"]) for e in problem["errors"]] == [
+            ("relations.2.document_id", "relation_not_found"),
+            ("relations.3.document_id", "relation_to_itself"),
+            ("relations.4.document_id", "relation_not_found"),
+        ]
+        assert secret["id"] in problem["errors"][0]["message"]
+        assert "Ha Noi" not in r.text and "ha-noi" not in r.text  # nothing of the draft shown
+        r = await client.patch(
+            url, json={"relations": relations[:2]}, headers=people["editor"].headers
+        )
+        assert r.status_code == 200, r.text
+        assert (await act(client, people, url, "submit", "contributor"))["status"] == "in_review"

@@ -21,6 +21,7 @@ from factories import (
     Newsroom,
     assert_problem,
     good_article,
+    good_document,
     make_newsroom,
     make_portal,
     make_user,
@@ -391,3 +392,28 @@ async def test_embedded_platform_checks_the_featured_image(tmp_path):
             moved = await gw.post(url, json={"action": "submit"}, headers=auth)
             assert moved.status_code == 200, moved.text
             assert moved.json()["status"] == "in_review"
+
+
+async def test_a_documents_attachments_must_be_in_the_portals_library(content, media, newsroom):
+    editor = newsroom.people["editor"]
+    letter = await upload(media, editor, newsroom.portal, "cong-van-3216.pdf", pdf())
+    base = f"/v1/portals/{newsroom.portal}/documents"
+    body = good_document(category_id=newsroom.category_id, attachments=[letter["id"], "0" * 32])
+    r = await content.post(base, json=body, headers=newsroom.headers("contributor"))
+    assert r.status_code == 201, r.text
+    url = f"{base}/{r.json()['id']}"
+    r = await content.post(
+        f"{url}/transitions", json={"action": "submit"}, headers=newsroom.headers("contributor")
+    )
+    problem = assert_problem(r, 422, "standards-not-met")
+    assert [(e["field"], e["code"]) for e in problem["errors"]] == [
+        ("attachments.1", "media_not_found")
+    ]
+    r = await content.patch(
+        url, json={"attachments": [letter["id"]]}, headers=newsroom.headers("contributor")
+    )
+    assert r.status_code == 200, r.text
+    r = await content.post(
+        f"{url}/transitions", json={"action": "submit"}, headers=newsroom.headers("contributor")
+    )
+    assert r.status_code == 200, r.text

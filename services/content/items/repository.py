@@ -68,6 +68,18 @@ async def category_in_portal(session: AsyncSession, portal: str, category_id: st
     return category is not None and category.portal_id == portal
 
 
+async def relatable_documents(session: AsyncSession, portal: str, ids: set[str]) -> set[str]:
+    """Of `ids`, the documents of `portal` (in any state) and those online in any portal."""
+    rows = await session.scalars(
+        select(Item.id).where(
+            Item.id.in_(ids),
+            Item.kind == "document",
+            or_(Item.portal_id == portal, Item.is_live.is_(True)),
+        )
+    )
+    return set(rows)
+
+
 async def categories_by_id(session: AsyncSession, ids: set[str]) -> dict[str, Category]:
     if not ids:
         return {}

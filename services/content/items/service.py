@@ -362,17 +362,24 @@ async def _check_standards(
     session: AsyncSession,
     spec: KindSpec,
     portal: Portal,
+    item_id: str,
     data: dict[str, Any],
     media: FeaturedImageCheck | None,
 ) -> None:
-    """422 `standards-not-met` with every miss, the featured image (asked of media) last."""
+    """422 `standards-not-met` with every miss; what media is asked (the featured image,
+    a document's attachments) last."""
     category_ok = bool(data.get("category_id")) and await repo.category_in_portal(
         session, portal.id, data["category_id"]
     )
     problems = spec.submit_problems(data, SubmitContext(standard_of(portal), category_ok))
+    relations = data.get("relations") or []
+    if relations:
+        problems += await _relation_problems(session, portal.id, item_id, relations)
     featured = (data.get("featured_media_id") or "").strip()
     if media is not None and featured:
         problems += await media.problems(featured, portal=portal.id)
+    if media is not None and data.get("attachments"):
+        problems += await media.attachment_problems(data["attachments"], portal=portal.id)
     if problems:
         raise StandardsNotMet(
             Msg(
@@ -381,6 +388,32 @@ async def _check_standards(
             ).format(n=len(problems)),
             errors=problems,
         )
+
+
+async def _relation_problems(
+    session: AsyncSession, portal: str, item_id: str, relations: list[dict[str, Any]]
+) -> list[FieldError]:
+    """A document may relate to a document of its own portal, or to one online anywhere
+    (a province's letter citing the centre's decree); not to itself, and not to another
+    portal's unpublished work, whose existence it must not reveal."""
+    known = await repo.relatable_documents(session, portal, {r["document_id"] for r in relations})
+    errors = []
+    for index, relation in enumerate(relations):
+        other = relation["document_id"]
+        field = f"relations.{index}.document_id"
+        if other == item_id:
+            message = Msg(
+                "Văn bản không thể liên quan đến chính nó.", "A document cannot relate to itself."
+            )
+            errors.append(FieldError(field, message, "relation_to_itself"))
+        elif other not in known:
+            message = Msg(
+                "Không tìm thấy văn bản liên quan '{id}' trong cổng này hoặc trong các văn "
+                "bản đã ban hành.",
+                "The related document '{id}' is neither in this portal nor published.",
+            ).format(id=other)
+            errors.append(FieldError(field, message, "relation_not_found"))
+    return errors
 
 
 async def apply_transition(
@@ -404,7 +437,7 @@ async def apply_transition(
     revision = await repo.get_revision(session, item.id, item.current_revision)
     assert revision is not None
     if request.action in STANDARD_GATES and not actor.is_system:
-        await _check_standards(session, spec, portal, revision.data, media)
+        await _check_standards(session, spec, portal, item.id, revision.data, media)
     from_status, from_stage = item.status, _stage_key(item, pipeline)
     was_live = item.is_live
     item.status = outcome.status.value
