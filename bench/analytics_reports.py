@@ -12,23 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 from rich.console import Console
-from rich.progress import Progress
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from bench.analytics import ADMIN_BASE, REPORTS, percentile  # noqa: E402
+from bench.analytics import ADMIN_BASE, against_ledger, time_reports  # noqa: E402
 from bench.run_content import free_port, server  # noqa: E402
 from bench.traffic import generate  # noqa: E402
 from services.common.security import TokenIssuer, load_or_create_private_key  # noqa: E402
@@ -83,45 +80,16 @@ def main() -> None:
             subject="bench", username="bench", roles={}, is_superadmin=True
         )
         headers = {"Authorization": f"Bearer {token}"}
-        latencies: dict[str, Any] = {}
         base = f"http://127.0.0.1:{port}"
-        with httpx.Client(base_url=base, headers=headers, timeout=30) as http, Progress() as bar:
-            task = bar.add_task("reports", total=len(REPORTS) * args.report_runs)
-            for name, path in REPORTS.items():
-                times = []
-                for _ in range(args.report_runs):
-                    t0 = time.perf_counter()
-                    r = http.get(path)
-                    times.append((time.perf_counter() - t0) * 1000)
-                    r.raise_for_status()
-                    bar.advance(task)
-                latencies[name] = {
-                    "p50_ms": round(statistics.median(times), 2),
-                    "p95_ms": round(percentile(times, 95), 2),
-                    "max_ms": round(max(times), 2),
-                }
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
+            results["reports"] = time_reports(http, args.report_runs)
             stats = http.get(
                 "/v1/analytics/portals/phu-yen/stats?from=2026-11-20&to=2026-11-23"
             ).json()
-    results["reports"] = latencies
-    console.print("reports", latencies)
+    console.print("reports", results["reports"])
     with console.status("regenerating the plan for the ledger"):
         _, ledger = generate(args.events, seed=args.seed)
-    truth = {
-        name: sum(v for (p, _), v in getattr(ledger, name).items() if p == "phu-yen")
-        for name in ("pageviews", "reloads", "events", "visits", "bounces")
-    }
-    stealth = sum(v for (p, _), v in ledger.stealth.items() if p == "phu-yen")
-    leaks = ("pageviews", "visits", "bounces")
-    results["phu_yen_vs_ledger"] = {
-        name: {"service": stats[name], "ledger": truth[name] + (stealth if name in leaks else 0)}
-        for name in truth
-    }
-    people = sum(len(v) for (p, _), v in ledger.people.items() if p == "phu-yen")
-    results["phu_yen_vs_ledger"]["visitors"] = {
-        "service": stats["visitors"],
-        "ledger": people + stealth,
-    }
+    results["phu_yen_vs_ledger"] = against_ledger(stats, ledger)
     console.print("phu-yen vs ledger", results["phu_yen_vs_ledger"])
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)
