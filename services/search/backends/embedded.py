@@ -121,11 +121,32 @@ class _Word:
 
     match: Any
     scored: Any
-    # Scored for the documents matching without a typo, and for those of them that also
-    # have the word in the title or the number; None where buckets do not apply.
-    best: Any | None = None
-    placed: Any | None = None
-    whole: str | None = None  # the word, when it must be found as one whole term
+    # By number of typos (none; then one, if the word allows a typo): the word scored for
+    # the documents matching it with that many typos, and for those of them that also have
+    # it in the title or the number. Empty where buckets do not apply.
+    best: tuple[Any, ...] = ()
+    placed: tuple[Any, ...] = ()
+    typed: str = ""  # the word as typed
+    prefix: bool = False
+
+    def fewest_typos(self, searcher: Any) -> int | None:
+        """The fewest typos any document can match this word with, as far as the term
+        dictionary tells cheaply: none if the word is there as typed, else one if it allows
+        one (None if it does not: no bucket can fill).
+
+        A word with a typo is usually in no document as typed: then its best documents
+        are those matching it with one typo. Deleted documents' terms may still be listed,
+        which only makes a bucket come out smaller, never wrong.
+        """
+        if not self.prefix:
+            present = searcher.doc_freq("text", self.typed) > 0
+        elif len(self.typed) <= _SHORT_PREFIX:
+            present = searcher.doc_freq("prefixes_text", self.typed) > 0
+        else:
+            present = bool(searcher.terms_with_prefix("text", self.typed, None, 1))
+        if present:
+            return 0
+        return 1 if len(self.best) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -152,12 +173,17 @@ class _Plan:
 
         A document number or a number (whose match scores `_NUMBER`) turns it off.
         """
-        return 0 < len(self.words) <= _BUCKET_WORDS and all(w.best is not None for w in self.words)
+        return 0 < len(self.words) <= _BUCKET_WORDS and all(w.best for w in self.words)
 
-    def buckets(self) -> list[Any]:
+    def buckets(self, typos: list[int]) -> list[Any]:
         """Queries for ever larger sets of the best documents, each ranked as the full query
-        ranks them: every word without a typo, side by side and in the title or number;
-        then side by side; then every word without a typo."""
+        ranks them: every word with its fewest possible `typos` (usually none), side by side
+        (if the query has pairs of whole words) and in the title or number; then side by
+        side; then merely with those typos.
+
+        No document can match a word with fewer typos than `typos` says, so every document
+        outside a bucket ranks below every document in it (each rule outweighs all the later
+        rules; without pairs, proximity is the same for all)."""
         Q, Occur = tantivy.Query, tantivy.Occur
 
         def build(words: list[Any], pairs: Any) -> Any:
@@ -167,12 +193,12 @@ class _Plan:
                 clauses.append((Occur.Must, Q.const_score_query(self.filters, 0.0)))
             return Q.boolean_query(clauses)
 
-        best = [w.best for w in self.words]
-        placed = [w.placed for w in self.words]
-        out = [build(best, Occur.Should)]
+        best = [w.best[n] for w, n in zip(self.words, typos, strict=True)]
+        placed = [w.placed[n] for w, n in zip(self.words, typos, strict=True)]
+        out = [build(placed, Occur.Must)]
         if self.extras:
-            out = [build(placed, Occur.Must), build(best, Occur.Must), *out]
-        return out
+            out.append(build(best, Occur.Must))
+        return [*out, build(best, Occur.Should)]
 
     def scored(self, needed: int) -> Any:
         if not self.words:
@@ -481,13 +507,11 @@ class EmbeddedBackend:
 
         needed = len(plan.words)
         result, count = None, None
-        absent = any(w.whole and not searcher.doc_freq("text", w.whole) for w in plan.words)
-        # A word with a typo is usually in no document as typed: then every bucket is empty,
-        # and building them (their fuzzy title clauses walk the term dictionary) is waste.
-        if order is None and plan.has_buckets and not absent:
+        typos = [w.fewest_typos(searcher) for w in plan.words] if plan.has_buckets else []
+        if order is None and typos and None not in typos:
             # Meilisearch's bucket sort: when a bucket of the best documents fills the page,
             # nothing else can rank on it; the total comes from the count beside (`_tally`).
-            for bucket in plan.buckets():
+            for bucket in plan.buckets([n for n in typos if n is not None]):
                 found = run(bucket)
                 if found.count >= offset + limit:
                     result = found
@@ -599,13 +623,19 @@ class EmbeddedBackend:
         scored = scoring([Q.const_score_query(match, base)], [*typo_lifts, *lifts])
         if any(c.isdigit() for c in word) or attribute is None:
             return _Word(match, scored)
-        # The buckets: without a typo (the typo tiers are the same for all); and also in
-        # the title or the number (the attribute bonus is the same for all).
-        exact = Q.const_score_query(within(field, 0), base if not typos else _TYPO_TIER[0])
-        best = scoring([exact], lifts)
-        exact_lifts = [q for q in lifts if q is not attribute]
-        placed = scoring([exact, attribute], exact_lifts)
-        return _Word(match, scored, best, placed, None if prefix else word)
+        # The buckets: without a typo, or with one when the word allows it (the typo tier
+        # is the same for all); and also in the title or the number (the attribute bonus is
+        # the same for all). With one typo, the documents also matching without one score
+        # as the full query scores them too: the bucket of one typo is only ranked when no
+        # document has the word as typed.
+        other_lifts = [q for q in lifts if q is not attribute]
+        best: list[Any] = []
+        placed: list[Any] = []
+        for n in range(min(typos, 1) + 1):
+            tier = Q.const_score_query(within(field, n), base if n == typos else _TYPO_TIER[n])
+            best.append(scoring([tier], lifts))
+            placed.append(scoring([tier, attribute], other_lifts))
+        return _Word(match, scored, tuple(best), tuple(placed), word, prefix)
 
     def _compound_query(self, word: str, *, prefix: bool, body: bool) -> _Word:
         """A word such as `3216/bhxh-tt`: the document number, the compound, its parts."""
