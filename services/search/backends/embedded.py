@@ -45,6 +45,7 @@ from typing import Any
 import tantivy
 
 from services.common.text import nfc
+from services.search.backends.counts import CountCache, Counts
 from services.search.highlight import Highlighter
 from services.search.model import (
     Filters,
@@ -219,6 +220,7 @@ class EmbeddedBackend:
         self._lock = asyncio.Lock()  # one writer per index
         self._rebuild_lock = asyncio.Lock()
         self._replay: list[tuple[str, Any]] | None = None  # writes during replace_all
+        self._counts = CountCache()  # (total, facets) per query, until the next write
         self.rebuild_needed = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -227,7 +229,8 @@ class EmbeddedBackend:
         """Open the live index, creating an empty one the first time (idempotent)."""
         async with self._lock:
             if self._index is None:
-                await asyncio.to_thread(self._open)
+                with self._counts.writing():
+                    await asyncio.to_thread(self._open)
 
     def _open(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -282,7 +285,8 @@ class EmbeddedBackend:
         async with self._lock:
             self._live()
             docs = self._prepared(documents, prepared)
-            await asyncio.to_thread(self._write, self._writer, self._index, docs, ())
+            with self._counts.writing():
+                await asyncio.to_thread(self._write, self._writer, self._index, docs, ())
             if self._replay is not None:
                 self._replay.append(("upsert", prepared))
 
@@ -292,7 +296,8 @@ class EmbeddedBackend:
             return
         async with self._lock:
             self._live()
-            await asyncio.to_thread(self._write, self._writer, self._index, (), keys)
+            with self._counts.writing():
+                await asyncio.to_thread(self._write, self._writer, self._index, (), keys)
             if self._replay is not None:
                 self._replay.append(("delete", list(keys)))
 
@@ -300,7 +305,8 @@ class EmbeddedBackend:
         """Remove every document."""
         async with self._lock:
             self._live()
-            await asyncio.to_thread(self._clear)
+            with self._counts.writing():
+                await asyncio.to_thread(self._clear)
             if self._replay is not None:
                 self._replay.append(("clear", None))
 
@@ -401,8 +407,9 @@ class EmbeddedBackend:
                 async with self._lock:
                     await asyncio.to_thread(self._replay_onto, writer, index, self._replay)
                     old_writer, old_dir = self._writer, self.path / self._current_name()
-                    self._point_to(name)
-                    self._index, self._writer = index, writer
+                    with self._counts.writing():
+                        self._point_to(name)
+                        self._index, self._writer = index, writer
                     self._replay = None
                 total: int = index.searcher().num_docs
             except BaseException:
@@ -466,11 +473,12 @@ class EmbeddedBackend:
         (total and facets, one aggregation pass) runs in a second thread beside the ranked
         search and the (Python) snippets: a query costs the longer of the two, not their sum.
         """
+        generation = self._counts.generation  # before the view: see `CountCache.put`
         searcher = self._live().searcher()
         plan = self._plan(query)
         everything = len(plan.words)
         tally = asyncio.ensure_future(
-            asyncio.to_thread(self._tally, searcher, plan.matching(everything), query.facets)
+            self._tally_once(searcher, generation, plan, query, everything)
         )
         try:
             hits, count, needed = await asyncio.to_thread(self._ranked, searcher, plan, query)
@@ -479,9 +487,27 @@ class EmbeddedBackend:
             tally.cancel()
             raise
         if needed < everything:  # the fallback matched fewer words
-            matching = plan.matching(needed)
-            total, facets = await asyncio.to_thread(self._tally, searcher, matching, query.facets)
+            total, facets = await self._tally_once(searcher, generation, plan, query, needed)
         return SearchResults(hits=hits, total=count if count is not None else total, facets=facets)
+
+    async def _tally_once(
+        self, searcher: Any, generation: int, plan: _Plan, query: SearchQuery, needed: int
+    ) -> Counts:
+        """The counts of the documents with `needed` of the words, kept until the next write
+        (pages of one query, and a portal's listing, count the same matches)."""
+        key = (
+            tuple(words(query.q)),
+            last_word_is_prefix(query.q),
+            query.filters,
+            query.facets,
+            needed,
+        )
+        counts = self._counts.get(key)
+        if counts is None:
+            matching = plan.matching(needed)
+            counts = await asyncio.to_thread(self._tally, searcher, matching, query.facets)
+            self._counts.put(key, generation, counts)
+        return counts
 
     def _plan(self, query: SearchQuery) -> _Plan:
         query_words = words(query.q)
