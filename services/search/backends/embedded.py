@@ -362,13 +362,14 @@ class EmbeddedBackend:
         number = split_words(d.number)[0] if d.number else []
         doc.add_text("title", _join(title))
         # Every searchable word, so that matching a query word reads one posting list.
-        doc.add_text("text", _join([*title, *number, *text]))
+        every = [*title, *number, *text]
+        doc.add_text("text", _join(every))
         doc.add_text("codes_title", _join(title_codes))
         doc.add_text("codes_text", _join(text_codes))
         doc.add_text("pairs_title", _pairs(title))
         doc.add_text("pairs_text", _pairs(text))
         doc.add_text("prefixes_title", _prefixes(title))
-        doc.add_text("prefixes_text", _prefixes([*title, *number, *text]))
+        doc.add_text("prefixes_text", _prefixes(every))
         if d.number:
             doc.add_text("number", _join(number))
             doc.add_text("number_key", number_key(d.number))
@@ -776,11 +777,13 @@ def _pair(a: str, b: str) -> str | None:
 def _prefixes(tokens: list[str]) -> str:
     """The short beginnings of the words (see `_SHORT_PREFIX`), each once.
 
-    `w[:3]` of a shorter word is the word itself, which is right: `xa` begins `xa`.
+    `w[:2]` of a shorter word is the word itself, which is right: `x` begins `x`. The
+    shorter beginnings are cut from the longest ones, a few dozen instead of every word.
     """
-    distinct = set(tokens)
-    heads = (map(itemgetter(slice(0, n)), distinct) for n in range(1, _SHORT_PREFIX + 1))
-    return " ".join(set().union(*heads))
+    heads = set(map(itemgetter(slice(0, _SHORT_PREFIX)), tokens))
+    for n in range(_SHORT_PREFIX - 1, 0, -1):
+        heads |= {head[:n] for head in heads}
+    return " ".join(heads)
 
 
 def _pairs(tokens: list[str]) -> str:
