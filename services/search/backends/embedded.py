@@ -652,9 +652,8 @@ class EmbeddedBackend:
             return _Word(match, scored)
         # The buckets: without a typo, or with one when the word allows it (the typo tier
         # is the same for all); and also in the title or the number (the attribute bonus is
-        # the same for all). With one typo, the documents also matching without one score
-        # as the full query scores them too: the bucket of one typo is only ranked when no
-        # document has the word as typed.
+        # the same for all). A one-typo bucket scores every match at the one-typo tier, so
+        # it is only ranked when no document has the word as typed (`fewest_typos`).
         other_lifts = [q for q in lifts if q is not attribute]
         best: list[Any] = []
         placed: list[Any] = []
