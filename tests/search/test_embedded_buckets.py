@@ -1,9 +1,10 @@
 """The embedded backend's shortcuts rank exactly as its full scoring does.
 
-`_ranked` may rank only a bucket of the best documents (every word without a typo; also
-side by side; also in the title), when it fills the page; the full query must give the
-same page. Documents and queries are drawn with a
-fixed seed from the BHXH texts of the demo corpus, with typos, prefixes and filters.
+`_ranked` may rank only a bucket of the best documents (every word without a typo, or with
+one where a word is in no document as typed; also side by side; also in the title or
+number), when it fills the page; the full query must give the same page. Documents and
+queries are drawn with a fixed seed from the BHXH texts of the demo corpus, with typos,
+prefixes and filters.
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ def draw_documents(rng: random.Random, vocab: list[str], count: int) -> list[Sea
     return docs
 
 
-def draw_query(rng: random.Random, vocab: list[str]) -> str:
+def draw_query(rng: random.Random, vocab: list[str], typo_rate: float = 0.3) -> str:
     start = rng.randrange(len(vocab) - 3)
     picked = vocab[start : start + rng.randint(1, 3)]
-    if rng.random() < 0.3:  # a typo in a long word
+    if rng.random() < typo_rate:  # a typo in a long word
         long = [i for i, w in enumerate(picked) if len(w) >= 5]
         if long:
             i = rng.choice(long)
@@ -80,28 +81,45 @@ async def loaded(tmp_path_factory):
     await backend.close()
 
 
-async def test_every_bucket_ranks_the_page_as_the_full_query(loaded):
-    backend, vocab = loaded
+def compare_buckets(backend, vocab, typo_rate: float) -> tuple[list[int], int]:
+    """Pages each bucket filled (placed and side by side, side by side, placed in a query
+    without pairs, best typo tier), and how many of them were filled by a bucket of one
+    typo; each compared with the full query's page."""
     rng = random.Random(17)
     searcher = backend._live().searcher()
-    taken = [0, 0, 0]  # pages each bucket filled: placed and side by side, side by side, exact
+    taken = [0, 0, 0, 0]
+    with_a_typo = 0  # a word in no document as typed: its best documents have one typo
     for _ in range(300):
-        q = draw_query(rng, vocab)
+        q = draw_query(rng, vocab, typo_rate)
         portal = rng.choice(((), ("ha-noi",)))
         query = SearchQuery(q=q, filters=Filters(portal=portal), per_page=rng.choice((3, 10)))
         plan = backend._plan(query)
         if not plan.has_buckets:
             continue
+        typos = [w.fewest_typos(searcher) for w in plan.words]
+        if None in typos:
+            continue
         page = query.per_page
         full = searcher.search(plan.scored(len(plan.words)), page, count=True)
-        buckets = plan.buckets()
+        buckets = plan.buckets(typos)
         for n, bucket in enumerate(buckets):
             found = searcher.search(bucket, page, count=True)
             assert found.count <= full.count
             if found.count >= page:
-                taken[n + 3 - len(buckets)] += 1
+                taken[(0, 1, 3)[n] if len(buckets) == 3 else (2, 3)[n]] += 1
+                with_a_typo += any(typos)
                 assert found.hits == full.hits, (q, n)
+    return taken, with_a_typo
+
+
+async def test_every_bucket_ranks_the_page_as_the_full_query(loaded):
+    taken, _ = compare_buckets(*loaded, typo_rate=0.3)
     assert min(taken) >= 10, taken  # every bucket filled pages, compared with the full query
+
+
+async def test_a_bucket_of_one_typo_ranks_the_page_as_the_full_query(loaded):
+    _, with_a_typo = compare_buckets(*loaded, typo_rate=1.0)
+    assert with_a_typo >= 10, with_a_typo
 
 
 def test_each_rule_outweighs_all_later_rules_together():

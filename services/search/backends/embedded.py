@@ -45,6 +45,7 @@ from typing import Any
 import tantivy
 
 from services.common.text import nfc
+from services.search.backends.counts import CountCache, Counts
 from services.search.highlight import Highlighter
 from services.search.model import (
     Filters,
@@ -121,11 +122,32 @@ class _Word:
 
     match: Any
     scored: Any
-    # Scored for the documents matching without a typo, and for those of them that also
-    # have the word in the title or the number; None where buckets do not apply.
-    best: Any | None = None
-    placed: Any | None = None
-    whole: str | None = None  # the word, when it must be found as one whole term
+    # By number of typos (none; then one, if the word allows a typo): the word scored for
+    # the documents matching it with that many typos, and for those of them that also have
+    # it in the title or the number. Empty where buckets do not apply.
+    best: tuple[Any, ...] = ()
+    placed: tuple[Any, ...] = ()
+    typed: str = ""  # the word as typed
+    prefix: bool = False
+
+    def fewest_typos(self, searcher: Any) -> int | None:
+        """The fewest typos any document can match this word with, as far as the term
+        dictionary tells cheaply: none if the word is there as typed, else one if it allows
+        one (None if it does not: no bucket can fill).
+
+        A word with a typo is usually in no document as typed: then its best documents
+        are those matching it with one typo. Deleted documents' terms may still be listed,
+        which only makes a bucket come out smaller, never wrong.
+        """
+        if not self.prefix:
+            present = searcher.doc_freq("text", self.typed) > 0
+        elif len(self.typed) <= _SHORT_PREFIX:
+            present = searcher.doc_freq("prefixes_text", self.typed) > 0
+        else:
+            present = bool(searcher.terms_with_prefix("text", self.typed, None, 1))
+        if present:
+            return 0
+        return 1 if len(self.best) > 1 else None
 
 
 @dataclass(frozen=True)
@@ -152,12 +174,17 @@ class _Plan:
 
         A document number or a number (whose match scores `_NUMBER`) turns it off.
         """
-        return 0 < len(self.words) <= _BUCKET_WORDS and all(w.best is not None for w in self.words)
+        return 0 < len(self.words) <= _BUCKET_WORDS and all(w.best for w in self.words)
 
-    def buckets(self) -> list[Any]:
+    def buckets(self, typos: list[int]) -> list[Any]:
         """Queries for ever larger sets of the best documents, each ranked as the full query
-        ranks them: every word without a typo, side by side and in the title or number;
-        then side by side; then every word without a typo."""
+        ranks them: every word with its fewest possible `typos` (usually none), side by side
+        (if the query has pairs of whole words) and in the title or number; then side by
+        side; then merely with those typos.
+
+        No document can match a word with fewer typos than `typos` says, so every document
+        outside a bucket ranks below every document in it (each rule outweighs all the later
+        rules; without pairs, proximity is the same for all)."""
         Q, Occur = tantivy.Query, tantivy.Occur
 
         def build(words: list[Any], pairs: Any) -> Any:
@@ -167,12 +194,12 @@ class _Plan:
                 clauses.append((Occur.Must, Q.const_score_query(self.filters, 0.0)))
             return Q.boolean_query(clauses)
 
-        best = [w.best for w in self.words]
-        placed = [w.placed for w in self.words]
-        out = [build(best, Occur.Should)]
+        best = [w.best[n] for w, n in zip(self.words, typos, strict=True)]
+        placed = [w.placed[n] for w, n in zip(self.words, typos, strict=True)]
+        out = [build(placed, Occur.Must)]
         if self.extras:
-            out = [build(placed, Occur.Must), build(best, Occur.Must), *out]
-        return out
+            out.append(build(best, Occur.Must))
+        return [*out, build(best, Occur.Should)]
 
     def scored(self, needed: int) -> Any:
         if not self.words:
@@ -193,6 +220,7 @@ class EmbeddedBackend:
         self._lock = asyncio.Lock()  # one writer per index
         self._rebuild_lock = asyncio.Lock()
         self._replay: list[tuple[str, Any]] | None = None  # writes during replace_all
+        self._counts = CountCache()  # (total, facets) per query, until the next write
         self.rebuild_needed = False
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -201,7 +229,8 @@ class EmbeddedBackend:
         """Open the live index, creating an empty one the first time (idempotent)."""
         async with self._lock:
             if self._index is None:
-                await asyncio.to_thread(self._open)
+                with self._counts.writing():
+                    await asyncio.to_thread(self._open)
 
     def _open(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
@@ -256,7 +285,8 @@ class EmbeddedBackend:
         async with self._lock:
             self._live()
             docs = self._prepared(documents, prepared)
-            await asyncio.to_thread(self._write, self._writer, self._index, docs, ())
+            with self._counts.writing():
+                await asyncio.to_thread(self._write, self._writer, self._index, docs, ())
             if self._replay is not None:
                 self._replay.append(("upsert", prepared))
 
@@ -266,7 +296,8 @@ class EmbeddedBackend:
             return
         async with self._lock:
             self._live()
-            await asyncio.to_thread(self._write, self._writer, self._index, (), keys)
+            with self._counts.writing():
+                await asyncio.to_thread(self._write, self._writer, self._index, (), keys)
             if self._replay is not None:
                 self._replay.append(("delete", list(keys)))
 
@@ -274,7 +305,8 @@ class EmbeddedBackend:
         """Remove every document."""
         async with self._lock:
             self._live()
-            await asyncio.to_thread(self._clear)
+            with self._counts.writing():
+                await asyncio.to_thread(self._clear)
             if self._replay is not None:
                 self._replay.append(("clear", None))
 
@@ -330,13 +362,14 @@ class EmbeddedBackend:
         number = split_words(d.number)[0] if d.number else []
         doc.add_text("title", _join(title))
         # Every searchable word, so that matching a query word reads one posting list.
-        doc.add_text("text", _join([*title, *number, *text]))
+        every = [*title, *number, *text]
+        doc.add_text("text", _join(every))
         doc.add_text("codes_title", _join(title_codes))
         doc.add_text("codes_text", _join(text_codes))
         doc.add_text("pairs_title", _pairs(title))
         doc.add_text("pairs_text", _pairs(text))
         doc.add_text("prefixes_title", _prefixes(title))
-        doc.add_text("prefixes_text", _prefixes([*title, *number, *text]))
+        doc.add_text("prefixes_text", _prefixes(every))
         if d.number:
             doc.add_text("number", _join(number))
             doc.add_text("number_key", number_key(d.number))
@@ -375,8 +408,9 @@ class EmbeddedBackend:
                 async with self._lock:
                     await asyncio.to_thread(self._replay_onto, writer, index, self._replay)
                     old_writer, old_dir = self._writer, self.path / self._current_name()
-                    self._point_to(name)
-                    self._index, self._writer = index, writer
+                    with self._counts.writing():
+                        self._point_to(name)
+                        self._index, self._writer = index, writer
                     self._replay = None
                 total: int = index.searcher().num_docs
             except BaseException:
@@ -440,11 +474,12 @@ class EmbeddedBackend:
         (total and facets, one aggregation pass) runs in a second thread beside the ranked
         search and the (Python) snippets: a query costs the longer of the two, not their sum.
         """
+        generation = self._counts.generation  # before the view: see `CountCache.put`
         searcher = self._live().searcher()
         plan = self._plan(query)
         everything = len(plan.words)
         tally = asyncio.ensure_future(
-            asyncio.to_thread(self._tally, searcher, plan.matching(everything), query.facets)
+            self._tally_once(searcher, generation, plan, query, everything)
         )
         try:
             hits, count, needed = await asyncio.to_thread(self._ranked, searcher, plan, query)
@@ -453,9 +488,27 @@ class EmbeddedBackend:
             tally.cancel()
             raise
         if needed < everything:  # the fallback matched fewer words
-            matching = plan.matching(needed)
-            total, facets = await asyncio.to_thread(self._tally, searcher, matching, query.facets)
+            total, facets = await self._tally_once(searcher, generation, plan, query, needed)
         return SearchResults(hits=hits, total=count if count is not None else total, facets=facets)
+
+    async def _tally_once(
+        self, searcher: Any, generation: int, plan: _Plan, query: SearchQuery, needed: int
+    ) -> Counts:
+        """The counts of the documents with `needed` of the words, kept until the next write
+        (pages of one query, and a portal's listing, count the same matches)."""
+        key = (
+            tuple(words(query.q)),
+            last_word_is_prefix(query.q),
+            query.filters,
+            query.facets,
+            needed,
+        )
+        counts = self._counts.get(key)
+        if counts is None:
+            matching = plan.matching(needed)
+            counts = await asyncio.to_thread(self._tally, searcher, matching, query.facets)
+            self._counts.put(key, generation, counts)
+        return counts
 
     def _plan(self, query: SearchQuery) -> _Plan:
         query_words = words(query.q)
@@ -481,13 +534,11 @@ class EmbeddedBackend:
 
         needed = len(plan.words)
         result, count = None, None
-        absent = any(w.whole and not searcher.doc_freq("text", w.whole) for w in plan.words)
-        # A word with a typo is usually in no document as typed: then every bucket is empty,
-        # and building them (their fuzzy title clauses walk the term dictionary) is waste.
-        if order is None and plan.has_buckets and not absent:
+        typos = [w.fewest_typos(searcher) for w in plan.words] if plan.has_buckets else []
+        if order is None and typos and None not in typos:
             # Meilisearch's bucket sort: when a bucket of the best documents fills the page,
             # nothing else can rank on it; the total comes from the count beside (`_tally`).
-            for bucket in plan.buckets():
+            for bucket in plan.buckets([n for n in typos if n is not None]):
                 found = run(bucket)
                 if found.count >= offset + limit:
                     result = found
@@ -599,13 +650,18 @@ class EmbeddedBackend:
         scored = scoring([Q.const_score_query(match, base)], [*typo_lifts, *lifts])
         if any(c.isdigit() for c in word) or attribute is None:
             return _Word(match, scored)
-        # The buckets: without a typo (the typo tiers are the same for all); and also in
-        # the title or the number (the attribute bonus is the same for all).
-        exact = Q.const_score_query(within(field, 0), base if not typos else _TYPO_TIER[0])
-        best = scoring([exact], lifts)
-        exact_lifts = [q for q in lifts if q is not attribute]
-        placed = scoring([exact, attribute], exact_lifts)
-        return _Word(match, scored, best, placed, None if prefix else word)
+        # The buckets: without a typo, or with one when the word allows it (the typo tier
+        # is the same for all); and also in the title or the number (the attribute bonus is
+        # the same for all). A one-typo bucket scores every match at the one-typo tier, so
+        # it is only ranked when no document has the word as typed (`fewest_typos`).
+        other_lifts = [q for q in lifts if q is not attribute]
+        best: list[Any] = []
+        placed: list[Any] = []
+        for n in range(min(typos, 1) + 1):
+            tier = Q.const_score_query(within(field, n), base if n == typos else _TYPO_TIER[n])
+            best.append(scoring([tier], lifts))
+            placed.append(scoring([tier, attribute], other_lifts))
+        return _Word(match, scored, tuple(best), tuple(placed), word, prefix)
 
     def _compound_query(self, word: str, *, prefix: bool, body: bool) -> _Word:
         """A word such as `3216/bhxh-tt`: the document number, the compound, its parts."""
@@ -720,11 +776,13 @@ def _pair(a: str, b: str) -> str | None:
 def _prefixes(tokens: list[str]) -> str:
     """The short beginnings of the words (see `_SHORT_PREFIX`), each once.
 
-    `w[:3]` of a shorter word is the word itself, which is right: `xa` begins `xa`.
+    `w[:2]` of a shorter word is the word itself, which is right: `x` begins `x`. The
+    shorter beginnings are cut from the longest ones, a few dozen instead of every word.
     """
-    distinct = set(tokens)
-    heads = (map(itemgetter(slice(0, n)), distinct) for n in range(1, _SHORT_PREFIX + 1))
-    return " ".join(set().union(*heads))
+    heads = set(map(itemgetter(slice(0, _SHORT_PREFIX)), tokens))
+    for n in range(_SHORT_PREFIX - 1, 0, -1):
+        heads |= {head[:n] for head in heads}
+    return " ".join(heads)
 
 
 def _pairs(tokens: list[str]) -> str:
