@@ -142,9 +142,12 @@ class Item(Base):
     # Live projection, filled when a revision goes live (public filters and sorts on these).
     live_category_id: Mapped[str | None] = mapped_column(String(32), index=True)
     live_search: Mapped[str | None] = mapped_column(Text)  # folded title + lead, for `?q=`
-    # The same two for the working revision, so newsroom queues filter what editors see.
+    # The same for the working revision, so newsroom queues filter what editors see.
     working_category_id: Mapped[str | None] = mapped_column(String(32))
     working_search: Mapped[str | None] = mapped_column(Text)
+    working_tags: Mapped[str | None] = mapped_column(Text)  # see `kinds.working_tags`
+    working_doc_type: Mapped[str | None] = mapped_column(String(100))
+    working_doc_number: Mapped[str | None] = mapped_column(String(100))
     doc_number: Mapped[str | None] = mapped_column(String(100), index=True)
     doc_type: Mapped[str | None] = mapped_column(String(100))
     issuer: Mapped[str | None] = mapped_column(String(200))

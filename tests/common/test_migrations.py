@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.common.db import Database, create_engine
 from services.common.migrate import alembic_config, check, downgrade, upgrade
-from services.content.models import AuditEntry, Base, Item, Portal, User
+from services.content.models import AuditEntry, Base, Item, Portal, Revision, User
 
 pytestmark = pytest.mark.postgres
 
@@ -195,3 +195,46 @@ class TestAuditLogIsAppendOnly:
         async with db.transaction() as session:
             actions = await session.execute(select(AuditEntry.action).order_by(AuditEntry.id))
             assert list(actions.scalars()) == ["publish", "unpublish"]
+
+
+class TestWorkingFilters:
+    async def test_the_working_columns_are_filled_from_each_items_working_revision(
+        self, empty_url, engine
+    ):
+        """Written at head, the columns dropped (one step down), then the upgrade fills
+        them again from the revisions, as it does for databases made before them."""
+        upgrade("content", empty_url)
+        db = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+        await _write_an_audit_entry(db)
+        async with db.transaction() as session:
+            session.add(
+                Item(
+                    id="d1",
+                    portal_id="phu-yen",
+                    kind="document",
+                    slug="cv",
+                    status="draft",
+                    author_id="u1",
+                )
+            )
+            await session.flush()
+            for item_id, data in (
+                ("i1", {"title": "Bài", "tags": ["lương hưu", "chi trả"]}),
+                ("d1", {"number": "3216/BHXH-TT", "doc_type": "Công văn", "tags": []}),
+            ):
+                session.add(Revision(item_id=item_id, number=1, data=data, created_by="u1"))
+            await session.execute(update(Item).values(current_revision=1))
+        downgrade("content", empty_url, "9ca898e182ad")
+        upgrade("content", empty_url)
+        async with db.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Item.id, Item.working_tags, Item.working_doc_type, Item.working_doc_number
+                    ).order_by(Item.id)
+                )
+            ).all()
+        assert [tuple(r) for r in rows] == [
+            ("d1", None, "Công văn", "3216/BHXH-TT"),
+            ("i1", "\nlương hưu\nchi trả\n", None, None),
+        ]

@@ -250,6 +250,30 @@ class TestStaffQueues:
         public = await client.get(f"/v1/portals/phu-yen/articles?category={category.slug}")
         assert public.json()["items"] == []
 
+    async def test_queue_tag_reads_the_working_revision(self, client, newsroom):
+        """A published article edited with new tags: the queue finds its draft by the new
+        tags, the public list by the live ones; a tag is matched whole."""
+        category, people = newsroom
+        article = await publish(client, people, category.id)
+        url = f"/v1/portals/phu-yen/articles/{article['id']}"
+        editor = people["editor"].headers
+        r = await client.patch(url, json={"tags": ["lương hưu", "chi trả"]}, headers=editor)
+        assert r.status_code == 200, r.text
+        queue = "/v1/portals/phu-yen/articles?status=draft"
+
+        async def ids(path: str, headers: dict[str, str] | None = None) -> list[str]:
+            r = await client.get(path, headers=headers)
+            assert r.status_code == 200, r.text
+            return [a["id"] for a in r.json()["items"]]
+
+        assert await ids(f"{queue}&tag=lương hưu", editor) == [article["id"]]
+        assert await ids(f"{queue}&tag=chi trả", editor) == [article["id"]]
+        assert await ids(f"{queue}&tag=lương", editor) == []  # whole tags only
+        assert await ids(f"{queue}&tag=truyền thông", editor) == []  # the live tag
+        public = "/v1/portals/phu-yen/articles"
+        assert await ids(f"{public}?tag=truyền thông") == [article["id"]]
+        assert await ids(f"{public}?tag=lương hưu") == []
+
 
 class TestRepublish:
     async def test_a_takedown_can_be_reviewed_and_republished_unchanged(self, client, newsroom):

@@ -519,3 +519,24 @@ class TestRelations:
         )
         assert r.status_code == 200, r.text
         assert (await act(client, people, url, "submit", "contributor"))["status"] == "in_review"
+
+
+class TestDocumentQueues:
+    async def test_queue_doc_type_and_number_read_the_working_revision(self, client, newsroom):
+        category, people = newsroom
+        draft = await create(
+            client,
+            people,
+            DOCS,
+            good_document(category_id=category.id, number="123/QĐ-BHXH", doc_type="Quyết định"),
+        )
+        editor = people["editor"].headers
+        queue = f"{DOCS}?status=draft"
+        for query in ("number=123/QĐ-BHXH", "doc_type=Quyết định"):
+            r = await client.get(f"{queue}&{query}", headers=editor)
+            assert [d["id"] for d in r.json()["items"]] == [draft["id"]], query
+        for query in ("number=3216/BHXH-TT", "doc_type=Công văn"):
+            r = await client.get(f"{queue}&{query}", headers=editor)
+            assert r.json()["items"] == [], query
+        r = await client.get(f"{DOCS}?number=123/QĐ-BHXH")
+        assert r.json()["items"] == []  # nothing is live yet

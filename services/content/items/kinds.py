@@ -70,6 +70,9 @@ class KindSpec:
         return {
             "working_category_id": live["live_category_id"],
             "working_search": live["live_search"],
+            "working_tags": working_tags(data.get("tags") or []),
+            "working_doc_type": live.get("doc_type"),
+            "working_doc_number": live.get("doc_number"),
         }
 
     def projection(self, data: dict[str, Any]) -> dict[str, Any]:
@@ -89,6 +92,13 @@ class KindSpec:
                 issued_on=date.fromisoformat(issued) if isinstance(issued, str) else issued,
             )
         return values
+
+
+def working_tags(tags: list[str]) -> str | None:
+    """The working revision's tags in one column, each between newlines (`\ntag\n`), so
+    `?tag=` in a queue is an exact match with a plain `LIKE`: a tag is one line of text.
+    (Live tags have their own table, `item_tags`, indexed for the public lists.)"""
+    return "\n" + "\n".join(tags) + "\n" if tags else None
 
 
 def _required(field: str) -> FieldError:

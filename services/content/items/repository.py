@@ -111,7 +111,9 @@ def _filtered(query: Any, filters: ListFilters, *, working: bool = False) -> Any
     search = Item.working_search if working else Item.live_search
     if filters.category_ids is not None:
         query = query.where(category.in_(filters.category_ids))
-    if filters.tag:
+    if filters.tag and working:
+        query = query.where(Item.working_tags.contains(f"\n{filters.tag}\n", autoescape=True))
+    elif filters.tag:
         query = query.where(Item.id.in_(select(ItemTag.item_id).where(ItemTag.tag == filters.tag)))
     if filters.q:
         for word in filters.q.split()[:8]:
@@ -123,9 +125,13 @@ def _filtered(query: Any, filters: ListFilters, *, working: bool = False) -> Any
     if filters.locale:
         query = query.where(Item.locale == filters.locale)
     if filters.doc_type:
-        query = query.where(Item.doc_type == filters.doc_type)
+        query = query.where(
+            (Item.working_doc_type if working else Item.doc_type) == filters.doc_type
+        )
     if filters.number:
-        query = query.where(Item.doc_number == filters.number)
+        query = query.where(
+            (Item.working_doc_number if working else Item.doc_number) == filters.number
+        )
     return query
 
 
