@@ -142,6 +142,16 @@ def serve(
     if service not in ("gateway", *SERVICES):
         console.print(f"[red]Unknown service '{service}'.[/] Choose gateway or one of {SERVICES}.")
         raise typer.Exit(2)
+    if service == "search" and workers > 1:
+        from services.search.settings import SearchSettings
+
+        if SearchSettings().backend == "embedded":
+            console.print(
+                "[red]The embedded search index is served by one process[/] (tantivy lets "
+                "one process write it). Use --workers 1, or several replicas on Meilisearch "
+                "(SEARCH_BACKEND=meilisearch, see docs/search.md)."
+            )
+            raise typer.Exit(2)
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "json"))
     uvicorn.run(
         f"gateway.factories:{service}",

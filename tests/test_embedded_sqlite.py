@@ -346,3 +346,12 @@ class TestCli:
         assert f"admin / {ADMIN_PASSWORD} (from PORTAL_ADMIN_PASSWORD)" in output
         assert "Traceback" not in output
         assert (tmp_path / "var" / "content.db").is_file()
+
+
+def test_serve_search_refuses_several_workers_on_the_embedded_index(monkeypatch):
+    monkeypatch.delenv("SEARCH_BACKEND", raising=False)
+    result = CliRunner().invoke(cli, ["serve", "search", "--workers", "2"])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())  # however the console wrapped it
+    assert "served by one process" in said
+    assert "SEARCH_BACKEND=meilisearch" in said
