@@ -37,17 +37,9 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("working_tags", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("working_doc_type", sa.String(length=100), nullable=True))
         batch_op.add_column(sa.Column("working_doc_number", sa.String(length=100), nullable=True))
-    # Fill them from each item's working revision (the same rule as `kinds.working_tags`).
+    # Fill them from each item's working revision (the same rule as `kinds.working_tags`),
+    # a thousand items at a time: revisions carry whole bodies, a catalogue may be large.
     bind = op.get_bind()
-    rows = bind.execute(
-        sa.select(_items.c.id, _revisions.c.data).join(
-            _revisions,
-            sa.and_(
-                _revisions.c.item_id == _items.c.id,
-                _revisions.c.number == _items.c.current_revision,
-            ),
-        )
-    ).all()
     update = (
         _items.update()
         .where(_items.c.id == sa.bindparam("item_id"))
@@ -57,17 +49,35 @@ def upgrade() -> None:
             working_doc_number=sa.bindparam("number"),
         )
     )
-    values = [
-        {
-            "item_id": item_id,
-            "tags": "\n" + "\n".join(data["tags"]) + "\n" if data.get("tags") else None,
-            "doc_type": data.get("doc_type"),
-            "number": data.get("number"),
-        }
-        for item_id, data in rows
-    ]
-    for start in range(0, len(values), BATCH):
-        bind.execute(update, values[start : start + BATCH])
+    last = ""
+    while True:
+        rows = bind.execute(
+            sa.select(_items.c.id, _revisions.c.data)
+            .join(
+                _revisions,
+                sa.and_(
+                    _revisions.c.item_id == _items.c.id,
+                    _revisions.c.number == _items.c.current_revision,
+                ),
+            )
+            .where(_items.c.id > last)
+            .order_by(_items.c.id)
+            .limit(BATCH)
+        ).all()
+        if not rows:
+            break
+        bind.execute(update, [_working(item_id, data) for item_id, data in rows])
+        last = rows[-1][0]
+
+
+def _working(item_id: str, data: dict[str, object]) -> dict[str, object]:
+    tags = data.get("tags")
+    return {
+        "item_id": item_id,
+        "tags": "\n" + "\n".join(tags) + "\n" if isinstance(tags, list) and tags else None,
+        "doc_type": data.get("doc_type"),
+        "number": data.get("number"),
+    }
 
 
 def downgrade() -> None:
