@@ -102,7 +102,7 @@ class IngestMetrics:
 
 
 class Ingestor:
-    """The bounded queue and the batch writer."""
+    """The bounded queue, and the pump that hands its batches to the sink (the writer)."""
 
     def __init__(
         self,

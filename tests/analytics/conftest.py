@@ -54,12 +54,18 @@ def analytics_sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 async def analytics_factory(
     tmp_path: Path, signing_key_pem: str, content_app: FastAPI
 ) -> AsyncIterator[Callable[..., Any]]:
-    """Build analytics apps (on a given database) wired to the real content app."""
+    """Build analytics apps wired to the real content app: on a given database (the writer
+    then runs inline), or with `url=` on a database the app opens itself, as `portal serve`
+    does (the writer is then its child process; the tests read through their own connection)."""
     write_key(tmp_path, signing_key_pem)
     async with contextlib.AsyncExitStack() as stack:
 
-        async def build(database: Database, **overrides: Any) -> Analytics:
+        async def build(
+            database: Database | None = None, *, url: str | None = None, **overrides: Any
+        ) -> Analytics:
             clock = Clock(overrides.pop("now", datetime(2026, 11, 20, 3, 0, tzinfo=UTC)))
+            if url is not None:
+                overrides["database_url"] = url
             settings = AnalyticsSettings(data_dir=tmp_path, run_background=False, **overrides)
             to_content = await stack.enter_async_context(
                 httpx.AsyncClient(
@@ -68,6 +74,10 @@ async def analytics_factory(
             )
             app = create_app(settings, database=database, content=to_content, clock=clock)
             await stack.enter_async_context(app.router.lifespan_context(app))
+            if database is None:
+                assert url is not None, "give a database or its url"
+                database = Database.from_url(url)
+                stack.push_async_callback(database.dispose)
             return Analytics(app, clock, database, stack)
 
         yield build

@@ -7,9 +7,8 @@ child process; the tests read what the child wrote through their own connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from analytics_helpers import (
     empty_tables,
     write_key,
 )
-from fastapi import FastAPI
 from sqlalchemy import func, select
 
 from services.analytics.app import create_app
@@ -71,30 +69,9 @@ def raw(path: str, *, ip: str = "198.51.100.4", ua: str = BROWSER_UA) -> Raw:
 
 
 @pytest.fixture
-async def own_database_app(
-    tmp_path: Path, signing_key_pem: str, content_app: FastAPI, portals: list[str]
-) -> AsyncIterator[Callable[..., Any]]:
+def own_database_app(analytics_factory, portals) -> Callable[..., Any]:
     """Analytics apps that open their own database from settings: the writer is a child."""
-    write_key(tmp_path, signing_key_pem)
-    async with contextlib.AsyncExitStack() as stack:
-
-        async def build(url: str, **overrides: Any) -> Analytics:
-            clock = Clock(NOW)
-            settings = AnalyticsSettings(
-                data_dir=tmp_path, database_url=url, run_background=False, **overrides
-            )
-            to_content = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=content_app), base_url="http://content"
-                )
-            )
-            app = create_app(settings, content=to_content, clock=clock)
-            await stack.enter_async_context(app.router.lifespan_context(app))
-            reader = Database.from_url(url)
-            stack.push_async_callback(reader.dispose)
-            return Analytics(app, clock, reader, stack)
-
-        yield build
+    return lambda url, **overrides: analytics_factory(url=url, now=NOW, **overrides)
 
 
 def sink_of(a: Analytics) -> ProcessSink:
