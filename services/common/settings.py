@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -31,6 +31,13 @@ class ServiceSettings(BaseSettings):
     jwks_url: str | None = Field(
         default=None,
         description="The content service's JWKS URL; default: the key file in data_dir.",
+    )
+
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("redis_url", "REDIS_URL"),
+        description="redis://host:6379/0 (env REDIS_URL, shared by every service): rate "
+        "limits are counted there, across processes and replicas; default: per process.",
     )
 
     def resolved_database_url(self) -> str:
