@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from databases import migrated_database, rolled_back
 from fastapi import FastAPI
+from redisserver import NO_REDIS, redis_server
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from services.common.db import Database
@@ -89,3 +90,12 @@ async def client(content_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=content_app)
     async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:
         yield http
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis server (see tests/redisserver.py); the test skips, saying why, without one."""
+    with redis_server() as url:
+        if url is None:
+            pytest.skip(NO_REDIS)
+        yield url

@@ -2,41 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import socket
+import shutil
 import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+import redisserver
+from redisserver import NO_REDIS
 
 from services.common.ratelimit import RateLimited, RateLimiter, Rule
 from services.common.settings import ServiceSettings
 
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
-
-def _redis_answers() -> bool:
-    host, port = REDIS_URL.removeprefix("redis://").split("/")[0].split(":")
-    try:
-        with socket.create_connection((host, int(port)), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def _limiter(kind: str) -> RateLimiter:
-    # A fresh prefix per test: counts in the shared Redis never leak between tests or runs.
-    prefix = f"test-{uuid.uuid4().hex[:8]}"
-    if kind == "redis":
-        if not _redis_answers():
-            pytest.skip(f"no Redis at {REDIS_URL} (set TEST_REDIS_URL)")
-        return RateLimiter(REDIS_URL, prefix=prefix)
-    return RateLimiter(None, prefix=prefix)
+def _prefix() -> str:
+    # A fresh prefix per test: counts in a shared Redis never leak between tests or runs.
+    return f"test-{uuid.uuid4().hex[:8]}"
 
 
 @pytest.fixture(params=["memory", "redis"])
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
-    made = _limiter(request.param)
+    url = request.getfixturevalue("redis_url") if request.param == "redis" else None
+    made = RateLimiter(url, prefix=_prefix())
     yield made
     await made.close()
 
@@ -100,9 +86,9 @@ class TestCounters:
 
 
 class TestShared:
-    async def test_two_limiters_on_one_redis_share_the_counts(self):
-        first = _limiter("redis")
-        second = RateLimiter(REDIS_URL, prefix=first.prefix)
+    async def test_two_limiters_on_one_redis_share_the_counts(self, redis_url):
+        first = RateLimiter(redis_url, prefix=_prefix())
+        second = RateLimiter(redis_url, prefix=first.prefix)
         try:
             for _ in range(3):
                 await first.hit(RULE, "k")
@@ -112,7 +98,7 @@ class TestShared:
             await second.close()
 
     async def test_two_limiters_in_memory_do_not(self):
-        first, second = _limiter("memory"), _limiter("memory")
+        first, second = RateLimiter(None, prefix=_prefix()), RateLimiter(None, prefix=_prefix())
         for _ in range(3):
             await first.hit(RULE, "k")
         assert (await second.hit(RULE, "k")).allowed
@@ -138,3 +124,13 @@ class TestSettings:
     def test_no_redis_by_default(self, monkeypatch):
         monkeypatch.delenv("REDIS_URL", raising=False)
         assert ServiceSettings().redis_url is None
+
+
+class TestTheTestServer:
+    def test_a_private_redis_server_starts_and_stops(self):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.skip(NO_REDIS)
+        with redisserver._private_server(binary) as url:
+            assert redisserver.answers(url)
+        assert not redisserver.answers(url, timeout=0.2)
