@@ -35,6 +35,7 @@ from services.media.errors import MediaNotFound, RangeNotSatisfiable
 from services.media.images import RENDITIONS
 from services.media.schemas import MediaPage, MediaRead, MediaUpdate, UsageUpdate
 from services.media.service import MediaContext
+from services.media.sniff import visible_name
 from services.media.storage import Storage
 from services.media.upload import receive_upload
 
@@ -43,6 +44,13 @@ internal = APIRouter(include_in_schema=False)
 
 YEAR = "public, max-age=31536000, immutable"
 PRIVATE = "private, no-cache"
+# User files are served from the platform's own origin: whatever a browser makes of them
+# (a PDF viewer's script, a sniffed HTML page) runs sandboxed, without scripts, forms or
+# same-origin access, and loads nothing.
+USER_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 MediaId = Annotated[str, "media id"]
 
 
@@ -176,7 +184,9 @@ async def delete_media(
 
 
 def content_disposition(name: str, *, inline: bool) -> str:
-    """RFC 6266 with an ASCII fallback and the UTF-8 name (RFC 5987) for Vietnamese."""
+    """RFC 6266 with an ASCII fallback and the UTF-8 name (RFC 5987) for Vietnamese;
+    invisible and bidi characters are dropped (again: rows stored before they were)."""
+    name = visible_name(name)
     ascii_name = (
         unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
         .encode("ascii", "ignore")
@@ -246,7 +256,7 @@ async def _send(
         "ETag": etag,
         "Cache-Control": cache,
         "Accept-Ranges": "bytes",
-        "X-Content-Type-Options": "nosniff",
+        **USER_FILE_HEADERS,
     }
     if vary:
         headers["Vary"] = vary
@@ -303,7 +313,9 @@ async def download_media(
             seconds=ctx.settings.s3_presign_seconds,
         )
         if url:
-            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+            return RedirectResponse(
+                url, status_code=307, headers={"Cache-Control": "no-store", **USER_FILE_HEADERS}
+            )
     return await _send(
         request,
         ctx.storage,

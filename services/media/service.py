@@ -35,6 +35,7 @@ from services.media.schemas import (
     UsageUpdate,
 )
 from services.media.settings import MediaSettings
+from services.media.sniff import visible_name
 from services.media.storage import Storage
 
 PREFIX = "/v1/media"
@@ -114,7 +115,7 @@ def present(asset: MediaAsset, *, public: bool, users: list[UsageItem] | None) -
         mime=asset.mime,
         size=asset.size,
         sha256=asset.sha256,
-        name=asset.original_name,
+        name=visible_name(asset.original_name),
         width=asset.width,
         height=asset.height,
         duration=asset.duration,
