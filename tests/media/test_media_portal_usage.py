@@ -73,9 +73,7 @@ class TestAnotherPortalsItems:
         assert (await api.delete(f"/v1/media/{asset['id']}", headers=admin)).status_code == 204
 
     @pytest.mark.parametrize("link", ["/file", "/renditions/medium", ""])
-    async def test_the_own_portals_article_still_makes_it_public(
-        self, upload, api, admin, link
-    ):
+    async def test_the_own_portals_article_still_makes_it_public(self, upload, api, admin, link):
         asset = (await upload("a.jpg", image(), alt="Ảnh")).json()
         body = f'<img src="https://cong.baohiemxahoi.gov.vn/v1/media/{asset["id"]}{link}">'
         event = article_event("py-1", "phu-yen", body=body)
