@@ -93,3 +93,19 @@ class TestAnotherPortalsItems:
         meta = (await api.get(f"/v1/media/{asset['id']}", headers=editor)).json()
         assert meta["public"] is True
         assert [u["item_id"] for u in meta["used_by"]] == ["py-2"]
+
+
+class TestEventsNeverStopTheStream:
+    """A refused event is retried forever by content's relay and holds back every later
+    one, so what an author can put in a body must never make media refuse the event."""
+
+    async def test_a_body_naming_hundreds_of_media_is_accepted(self, upload, api):
+        asset = (await upload("a.jpg", image(), alt="Ảnh")).json()
+        noise = "".join(f"<p>/v1/media/{i:032x}/file</p>" for i in range(1500))
+        body = f'<img src="/v1/%6Dedia/{asset["id"]}/file">{noise}'
+        event = article_event("py-3", "phu-yen", body=body)
+        event["payload"]["attachments"] = ["x y", "", "ok-id"]
+        assert (await api.post("/internal/events", json=event)).status_code == 204
+        f = await api.get(asset["url"])  # the escaped link counts, first in the body
+        assert f.status_code == 200
+        assert f.headers["cache-control"] == YEAR
