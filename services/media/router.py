@@ -102,7 +102,21 @@ _UPLOAD_BODY = {
     operation_id="upload_media",
     response_model=MediaRead,
     status_code=201,
-    responses={200: {"description": "The same bytes were already uploaded to this portal."}},
+    responses={
+        200: {"description": "The same bytes were already uploaded to this portal."},
+        400: {
+            "description": "Not a usable form (`bad-upload`, `bad-file-name`), or more than "
+            "`MEDIA_MAX_BYTES_BEFORE_PORTAL` of the file before the `portal` field "
+            "(`portal-field-first`: send `portal` first)."
+        },
+        403: {"description": "Not a member of the portal (`not-portal-member`)."},
+        413: {"description": "Over the kind's size limit (`file-too-large`)."},
+        415: {"description": "A type off the allow-list (`unsupported-media-type`)."},
+        422: {
+            "description": "Broken or hostile file (`broken-file`), an animation over the "
+            "frames x pixels budget (`animation-too-large`), or invalid form fields."
+        },
+    },
     openapi_extra={"requestBody": _UPLOAD_BODY},
 )
 async def upload_media(
