@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -144,7 +145,7 @@ async def receive_upload(
     settings: MediaSettings,
     tmp_dir: Path,
     *,
-    check_portal: Callable[[str], None] | None = None,
+    check_portal: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> Upload:
     """Stream the request's multipart body to a temporary file; refuse early what can be.
 
@@ -191,7 +192,10 @@ async def receive_upload(
             if not portal_checked and "portal" in parts.ended:
                 portal_checked = True
                 if check_portal is not None:
-                    check_portal(bytes(parts.fields["portal"]).decode("utf-8", "replace").strip())
+                    portal = bytes(parts.fields["portal"]).decode("utf-8", "replace").strip()
+                    checked = check_portal(portal)
+                    if inspect.isawaitable(checked):  # a check that asks content for roles
+                        await checked
             for data in parts.file_chunks:
                 size += len(data)
                 if not portal_checked and size > settings.max_bytes_before_portal:

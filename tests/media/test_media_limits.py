@@ -241,6 +241,30 @@ class TestPortalBeforeFile:
         assert most == 0
         await assert_nothing_left(media_db, storage, media_settings)
 
+    async def test_an_asynchronous_membership_check_is_awaited(
+        self, api, outsider, media_settings, monkeypatch
+    ):
+        """Membership may come from content over HTTP; the check is awaited then."""
+        from services.media import service
+
+        sync_check = service.check_uploader
+        asked = []
+
+        async def check_with_content(principal, portal):
+            asked.append(portal)
+            sync_check(principal, portal)
+
+        monkeypatch.setattr(service, "check_uploader", check_with_content)
+        body, sent = form(portal_first=True, file_bytes=4 * MB)
+        r = await api.post(
+            "/v1/media",
+            content=body,
+            headers={**outsider, "Content-Type": "multipart/form-data; boundary=b"},
+        )
+        assert_problem(r, 403, "not-portal-member")
+        assert asked == ["phu-yen"]
+        assert sent["file"] <= 2 * 65536
+
     async def test_the_portal_field_twice_is_refused(self, api, token_for):
         body = (
             b'--b\r\nContent-Disposition: form-data; name="portal"\r\n\r\nha-noi\r\n'
