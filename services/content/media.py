@@ -1,5 +1,6 @@
 """The media service as content's posting standard sees it: may this asset be a featured
-image, and are a document's attachments in the portal's library?
+image, and are a document's attachments and every media link in a body in the portal's
+library?
 
 Content asks media `GET /v1/media/{id}` with the acting user's own bearer token, so media's
 tenancy rules decide what the user may see: a 404 means "not in this portal's library".
@@ -12,8 +13,11 @@ When media cannot be reached or answers anything it should not, the submit is re
 from __future__ import annotations
 
 import logging
+import posixpath
+import re
 from dataclasses import dataclass
-from urllib.parse import quote
+from html.parser import HTMLParser
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -37,10 +41,10 @@ class MediaUnavailable(ProblemError):
 
 
 _UNAVAILABLE = Msg(
-    "Chưa kiểm tra được ảnh đại diện hoặc tệp đính kèm vì dịch vụ thư viện tệp không phản "
-    "hồi; chưa có gì thay đổi. Vui lòng thử lại sau.",
-    "The featured image or the attachments could not be checked because the media service "
-    "did not answer; nothing was changed. Please try again later.",
+    "Chưa kiểm tra được ảnh đại diện, tệp đính kèm hoặc liên kết tệp trong nội dung vì dịch "
+    "vụ thư viện tệp không phản hồi; chưa có gì thay đổi. Vui lòng thử lại sau.",
+    "The featured image, the attachments or the media links in the body could not be checked "
+    "because the media service did not answer; nothing was changed. Please try again later.",
 )
 
 
@@ -87,6 +91,61 @@ def _problems(media_id: str, asset: _Asset, portal: str) -> list[FieldError]:
     return []
 
 
+# --- media links in a body ---------------------------------------------------------------
+
+# At most this many distinct media a body may link to (each is one question to media).
+MAX_BODY_MEDIA_LINKS = 100
+_URL_ATTRIBUTES = {"href", "src", "poster"}
+_MEDIA_PATH = re.compile(r"(?:^|/)v1/media/([^/?#]+)")
+
+
+class _Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.urls: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value for name, value in attrs if name in _URL_ATTRIBUTES and value]
+
+
+def media_links(body: str) -> list[str]:
+    """The media ids a body's links and sources point to, in order, each once.
+
+    A URL points to media when its path, as a browser would resolve it (percent-escapes
+    decoded, backslashes as slashes, `.` and `..` removed), is `/v1/media/{id}` or below:
+    the file, a rendition, the poster, the metadata. Any host counts: content does not know
+    every name the platform is served under, and a link to another site's `/v1/media/`
+    is rare enough to be asked about too.
+    """
+    parser = _Links()
+    parser.feed(body)
+    parser.close()
+    found: dict[str, None] = {}
+    for url in parser.urls:
+        try:
+            path = urlsplit(url.strip().replace("\\", "/")).path
+        except ValueError:
+            continue
+        path = posixpath.normpath("/" + unquote(path).replace("\\", "/"))
+        match = _MEDIA_PATH.search(path)
+        if match:
+            found[match.group(1)] = None
+    return list(found)
+
+
+def _body_link_error(media_id: str) -> FieldError:
+    return FieldError(
+        "body",
+        Msg(
+            "Nội dung có liên kết đến tệp '{id}' không có trong thư viện tệp của cổng này; hãy "
+            "tải tệp lên thư viện của cổng và dùng liên kết của tệp đó.",
+            "The body links to the media '{id}', which is not in this portal's media library; "
+            "upload the file to this portal's library and link to it there.",
+        ).format(id=media_id[:64]),
+        "media_not_found",
+    )
+
+
 @dataclass(frozen=True)
 class FeaturedImageCheck:
     """Checks featured images and attachments against the media service, as the user who
@@ -115,6 +174,23 @@ class FeaturedImageCheck:
                     "The attachment '{id}' is not in this portal's media library.",
                 ).format(id=media_id)
                 errors.append(FieldError(f"attachments.{index}", message, "media_not_found"))
+        return errors
+
+    async def body_link_problems(self, body: str, *, portal: str) -> list[FieldError]:
+        """An error (`field: body`) for each media the body links to that is not in
+        `portal`'s library; `MediaUnavailable` when media cannot tell."""
+        ids = media_links(body)
+        if len(ids) > MAX_BODY_MEDIA_LINKS:
+            message = Msg(
+                "Nội dung liên kết đến {n} tệp khác nhau; tối đa {m}.",
+                "The body links to {n} different media files; at most {m} are allowed.",
+            ).format(n=len(ids), m=MAX_BODY_MEDIA_LINKS)
+            return [FieldError("body", message, "too_many_media_links")]
+        errors = []
+        for media_id in ids:
+            asset = await self._asset(media_id) if len(media_id) <= 64 else None
+            if asset is None or asset.portal != portal:
+                errors.append(_body_link_error(media_id))
         return errors
 
     async def _asset(self, media_id: str) -> _Asset | None:

@@ -3,7 +3,8 @@
 ProblemError (services.common.errors)
 ├── BadRequest
 │   ├── BadUpload (400)            not a usable multipart form
-│   └── BadFileName (400)          control characters, a path, too long
+│   ├── BadFileName (400)          control characters, a path, too long
+│   └── PortalFieldFirst (400)     a file over the small cap sent before the `portal` field
 ├── Forbidden
 │   └── NotPortalMember (403)      not a member of the asset's portal
 ├── NotFound
@@ -14,7 +15,8 @@ ProblemError (services.common.errors)
 │   └── FileTooLarge (413)         over the kind's limit (checked while streaming)
 ├── UnsupportedMedia (415)         a type off the allow-list, or a name/bytes mismatch
 └── Unprocessable
-    └── BrokenFile (422)           the right type, but truncated, corrupt or hostile
+    ├── BrokenFile (422)           the right type, but truncated, corrupt or hostile
+    └── AnimationTooLarge (422)    frames x pixels over the budget (read from the headers)
 """
 
 from __future__ import annotations
@@ -39,6 +41,11 @@ class BadUpload(BadRequest):
 class BadFileName(BadRequest):
     slug = "bad-file-name"
     title = Msg("Tên tệp không hợp lệ", "Bad file name")
+
+
+class PortalFieldFirst(BadRequest):
+    slug = "portal-field-first"
+    title = Msg("Gửi trường 'portal' trước tệp", "Send the 'portal' field before the file")
 
 
 class NotPortalMember(Forbidden):
@@ -76,3 +83,8 @@ class RangeNotSatisfiable(ProblemError):
     status = 416
     slug = "range-not-satisfiable"
     title = Msg("Khoảng byte không hợp lệ", "Range not satisfiable")
+
+
+class AnimationTooLarge(Unprocessable):
+    slug = "animation-too-large"
+    title = Msg("Ảnh động quá nặng", "Animation too large")

@@ -15,6 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from services.common.i18n import Msg
 from services.media.errors import BrokenFile
+from services.media.frames import check_animation, cost_of
 from services.media.sniff import FileType
 
 # Maximum width of each rendition; `thumb` is a square cropped around the focal point.
@@ -131,11 +132,24 @@ def _check_metadata(image: Image.Image) -> None:
             )
 
 
-def clean_image(path: Path, found: FileType, *, max_pixels: int) -> CleanImage:
+def clean_image(
+    path: Path,
+    found: FileType,
+    *,
+    max_pixels: int,
+    max_animation_pixels: int,
+    max_animation_frames: int,
+) -> CleanImage:
     """The image re-encoded without metadata, orientation applied; refuses broken,
-    hostile or oversized (decompression bomb) images with 422."""
+    hostile or oversized images (decompression bombs, animations over the frames x pixels
+    budget) with 422, oversized ones from their headers before any pixel is decoded."""
     data = path.read_bytes()
     _check_no_trailer(data, found.mime)
+    cost = cost_of(data, found.mime, stop_after=max_animation_frames)
+    if cost is not None:
+        if cost.width * cost.height > max_pixels:
+            raise _bomb()
+        check_animation(cost, max_pixels=max_animation_pixels, max_frames=max_animation_frames)
     try:
         with Image.open(io.BytesIO(data)) as probe:
             _check_pixels(probe, max_pixels)
@@ -166,10 +180,8 @@ def _bomb() -> BrokenFile:
 
 
 def _check_pixels(image: Image.Image, max_pixels: int) -> None:
-    frames = getattr(image, "n_frames", 1)
-    if image.width * image.height > max_pixels or image.width * image.height * frames > (
-        max_pixels * 4
-    ):
+    # Animations were weighed from their headers (`services.media.frames`) already.
+    if image.width * image.height > max_pixels:
         raise _bomb()
 
 

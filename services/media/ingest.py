@@ -108,7 +108,13 @@ def _check(path: Path, found: FileType, ctx: MediaContext, focal: Any) -> _Check
     """Everything about the file's bytes (runs in a worker thread)."""
     settings = ctx.settings
     if found.kind == "image":
-        clean = clean_image(path, found, max_pixels=settings.max_image_pixels)
+        clean = clean_image(
+            path,
+            found,
+            max_pixels=settings.max_image_pixels,
+            max_animation_pixels=settings.max_animation_pixels,
+            max_animation_frames=settings.max_animation_frames,
+        )
         return _Checked(
             found,
             original=clean.data,

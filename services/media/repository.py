@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import delete, exists, select, tuple_
+from sqlalchemy import ColumnElement, and_, delete, exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.media.models import MediaAsset, UsageItem, UsageLink, utcnow
@@ -38,12 +38,27 @@ async def page(
     return list((await session.scalars(query)).all())
 
 
+def _counts_for_asset() -> ColumnElement[bool]:
+    """An item counts as using an asset (making it public, or in use) only when it belongs
+    to the asset's own portal. A link from another portal's item is recorded but counts for
+    nothing: otherwise any portal could publish another's draft, or pin it undeletable.
+
+    This is the seam for assets one portal explicitly offers to others (a later issue): an
+    offer would be OR-ed in here, and every query below follows.
+    """
+    return and_(
+        UsageLink.item_id == UsageItem.item_id,
+        MediaAsset.id == UsageLink.media_id,
+        UsageItem.portal_id == MediaAsset.portal_id,
+    )
+
+
 async def is_public(session: AsyncSession, media_id: str) -> bool:
-    """Used by at least one published item."""
+    """Used by at least one published item of its own portal."""
     query = select(
         exists().where(
             UsageLink.media_id == media_id,
-            UsageLink.item_id == UsageItem.item_id,
+            _counts_for_asset(),
             UsageItem.published.is_(True),
         )
     )
@@ -51,24 +66,23 @@ async def is_public(session: AsyncSession, media_id: str) -> bool:
 
 
 async def public_ids(session: AsyncSession, media_ids: Iterable[str]) -> set[str]:
-    """Which of these assets are used by at least one published item (one query)."""
+    """Which of these assets are used by a published item of their own portal (one query)."""
     ids = list(media_ids)
     if not ids:
         return set()
     query = (
         select(UsageLink.media_id)
-        .join(UsageItem, UsageItem.item_id == UsageLink.item_id)
-        .where(UsageLink.media_id.in_(ids), UsageItem.published.is_(True))
+        .where(UsageLink.media_id.in_(ids), _counts_for_asset(), UsageItem.published.is_(True))
         .distinct()
     )
     return set((await session.scalars(query)).all())
 
 
 async def users_of(session: AsyncSession, media_id: str) -> list[UsageItem]:
+    """The items of the asset's own portal that use it (what blocks its deletion)."""
     query = (
         select(UsageItem)
-        .join(UsageLink, UsageLink.item_id == UsageItem.item_id)
-        .where(UsageLink.media_id == media_id)
+        .where(UsageLink.media_id == media_id, _counts_for_asset())
         .order_by(UsageItem.item_id)
     )
     return list((await session.scalars(query)).all())

@@ -35,6 +35,7 @@ from services.media.errors import MediaNotFound, RangeNotSatisfiable
 from services.media.images import RENDITIONS
 from services.media.schemas import MediaPage, MediaRead, MediaUpdate, UsageUpdate
 from services.media.service import MediaContext
+from services.media.sniff import visible_name
 from services.media.storage import Storage
 from services.media.upload import receive_upload
 
@@ -43,6 +44,13 @@ internal = APIRouter(include_in_schema=False)
 
 YEAR = "public, max-age=31536000, immutable"
 PRIVATE = "private, no-cache"
+# User files are served from the platform's own origin: whatever a browser makes of them
+# (a PDF viewer's script, a sniffed HTML page) runs sandboxed, without scripts, forms or
+# same-origin access, and loads nothing.
+USER_FILE_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
 MediaId = Annotated[str, "media id"]
 
 
@@ -94,7 +102,21 @@ _UPLOAD_BODY = {
     operation_id="upload_media",
     response_model=MediaRead,
     status_code=201,
-    responses={200: {"description": "The same bytes were already uploaded to this portal."}},
+    responses={
+        200: {"description": "The same bytes were already uploaded to this portal."},
+        400: {
+            "description": "Not a usable form (`bad-upload`, `bad-file-name`), or more than "
+            "`MEDIA_MAX_BYTES_BEFORE_PORTAL` of the file before the `portal` field "
+            "(`portal-field-first`: send `portal` first)."
+        },
+        403: {"description": "Not a member of the portal (`not-portal-member`)."},
+        413: {"description": "Over the kind's size limit (`file-too-large`)."},
+        415: {"description": "A type off the allow-list (`unsupported-media-type`)."},
+        422: {
+            "description": "Broken or hostile file (`broken-file`), an animation over the "
+            "frames x pixels budget (`animation-too-large`), or invalid form fields."
+        },
+    },
     openapi_extra={"requestBody": _UPLOAD_BODY},
 )
 async def upload_media(
@@ -176,7 +198,9 @@ async def delete_media(
 
 
 def content_disposition(name: str, *, inline: bool) -> str:
-    """RFC 6266 with an ASCII fallback and the UTF-8 name (RFC 5987) for Vietnamese."""
+    """RFC 6266 with an ASCII fallback and the UTF-8 name (RFC 5987) for Vietnamese;
+    invisible and bidi characters are dropped (again: rows stored before they were)."""
+    name = visible_name(name)
     ascii_name = (
         unicodedata.normalize("NFKD", name.replace("đ", "d").replace("Đ", "D"))
         .encode("ascii", "ignore")
@@ -246,7 +270,7 @@ async def _send(
         "ETag": etag,
         "Cache-Control": cache,
         "Accept-Ranges": "bytes",
-        "X-Content-Type-Options": "nosniff",
+        **USER_FILE_HEADERS,
     }
     if vary:
         headers["Vary"] = vary
@@ -303,7 +327,9 @@ async def download_media(
             seconds=ctx.settings.s3_presign_seconds,
         )
         if url:
-            return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
+            return RedirectResponse(
+                url, status_code=307, headers={"Cache-Control": "no-store", **USER_FILE_HEADERS}
+            )
     return await _send(
         request,
         ctx.storage,

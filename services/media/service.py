@@ -7,11 +7,14 @@ Uploads become assets in `services.media.ingest`; storage keys and the API view 
 from __future__ import annotations
 
 import hashlib
+import html
+import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import anyio
 import anyio.to_thread
@@ -35,9 +38,11 @@ from services.media.schemas import (
     UsageUpdate,
 )
 from services.media.settings import MediaSettings
+from services.media.sniff import visible_name
 from services.media.storage import Storage
 
 PREFIX = "/v1/media"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -114,7 +119,7 @@ def present(asset: MediaAsset, *, public: bool, users: list[UsageItem] | None) -
         mime=asset.mime,
         size=asset.size,
         sha256=asset.sha256,
-        name=asset.original_name,
+        name=visible_name(asset.original_name),
         width=asset.width,
         height=asset.height,
         duration=asset.duration,
@@ -312,11 +317,24 @@ async def set_usage(session: AsyncSession, item_id: str, usage: UsageUpdate) -> 
     return True
 
 
-_MEDIA_LINK = re.compile(r"/v1/media/([A-Za-z0-9_-]{1,64})")
+# Only what can be a media id (32 hex digits): anything else names no asset.
+_MEDIA_LINK = re.compile(r"/v1/media/([0-9a-f]{32})(?![0-9a-f])")
+# An item naming more is cut here rather than refused: a refused event would stop the
+# whole stream of content's events to media (the relay retries it forever). What is cut
+# only stays unused: not public, and deletable.
+MAX_EVENT_MEDIA = 1000
+
+
+def _linked_ids(body: str) -> list[str]:
+    """Media ids in a body's links, as written or percent-/entity-escaped."""
+    return _MEDIA_LINK.findall(unquote(html.unescape(body)).replace("\\", "/"))
 
 
 def usage_from_event(event: Mapping[str, Any]) -> tuple[str, UsageUpdate] | None:
-    """Content's outbox event as a usage record (None for events about nothing we track)."""
+    """Content's outbox event as a usage record (None for events about nothing we track).
+
+    The item's portal comes with the event; which of the ids count is decided when the
+    usage is read (`repository`: only the asset's own portal's items)."""
     topic = str(event.get("topic", ""))
     action = topic.rpartition(".")[2]
     if action not in {"published", "updated", "unpublished"}:
@@ -324,16 +342,21 @@ def usage_from_event(event: Mapping[str, Any]) -> tuple[str, UsageUpdate] | None
     payload = event.get("payload")
     if not isinstance(payload, dict):
         raise Unprocessable(Msg("Sự kiện thiếu payload.", "The event has no payload."))
-    ids: set[str] = set()
+    named: list[str] = []
     featured = payload.get("featured_media")
     if isinstance(featured, dict) and featured.get("id"):
-        ids.add(str(featured["id"]))
-    ids.update(str(a) for a in payload.get("attachments") or [] if a)
-    ids.update(_MEDIA_LINK.findall(str(payload.get("body") or "")))
+        named.append(str(featured["id"]))
+    named += [str(a) for a in payload.get("attachments") or [] if a]
+    named += _linked_ids(str(payload.get("body") or ""))
+    ids = [i for i in dict.fromkeys(named) if re.fullmatch(r"[A-Za-z0-9_-]{1,64}", i)]
+    if len(ids) > MAX_EVENT_MEDIA:
+        log.warning(
+            "event %s names %d media; the first %d are kept", topic, len(ids), MAX_EVENT_MEDIA
+        )
+        ids = ids[:MAX_EVENT_MEDIA]
     try:
         usage = UsageUpdate(
             portal=str(payload.get("portal") or ""),
-            media_ids=sorted(ids),
             published=action != "unpublished",
             version=int(event.get("version") or 0),
         )
@@ -341,6 +364,7 @@ def usage_from_event(event: Mapping[str, Any]) -> tuple[str, UsageUpdate] | None
         raise Unprocessable(
             Msg("Sự kiện không hợp lệ: {e}", "Malformed event: {e}").format(e=str(exc)[:200])
         ) from exc
+    usage.media_ids = sorted(ids)  # past the API's limit of 200 on purpose (see above)
     item_id = str(event.get("key") or payload.get("id") or "")
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", item_id):
         raise Unprocessable(Msg("Sự kiện thiếu mã mục hợp lệ.", "The event names no valid item."))

@@ -37,8 +37,23 @@ class MediaSettings(ServiceSettings):
     max_image_pixels: int = Field(
         default=80_000_000, description="Larger images are refused as decompression bombs."
     )
+    max_animation_pixels: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Animated GIF/PNG/WebP: frames x canvas pixels, read from the headers; "
+        "more is refused before decoding (each frame is decoded at the full canvas size).",
+    )
+    max_animation_frames: int = Field(
+        default=1000, ge=1, description="Animated GIF/PNG/WebP with more frames are refused."
+    )
     max_zip_uncompressed_bytes: int = Field(
         default=200 * MB, description="DOCX/XLSX/ODT whose members unpack to more are refused."
+    )
+    max_bytes_before_portal: int = Field(
+        default=1 * MB,
+        ge=0,
+        description="Bytes of the file accepted before the form's `portal` field has been "
+        "read and the uploader's membership checked; send `portal` first.",
     )
     processing_slots: int = Field(
         default=2, ge=1, le=64, description="Files checked/rendered at once per process."

@@ -94,8 +94,23 @@ def sniff(head: bytes) -> FileType:
     return found
 
 
+# Characters that are not seen but change how a name reads: C1 controls, format characters
+# (Cf: the bidi overrides U+202A-U+202E and isolates U+2066-U+2069, which make
+# "anh\u202egpj.exe" display as "anhexe.jpg", zero-width characters, soft hyphens), line and
+# paragraph separators, private-use and surrogate code points.
+_INVISIBLE = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
+
+
+def visible_name(name: str) -> str:
+    """`name` in NFC without invisible or direction-changing characters (Vietnamese
+    letters and their tone marks are kept); used when storing and again when serving."""
+    name = unicodedata.normalize("NFC", name)
+    return "".join(c for c in name if unicodedata.category(c) not in _INVISIBLE)
+
+
 def clean_filename(raw: str | None) -> str:
-    """The client's file name, NFC, without any path; control characters are refused."""
+    """The client's file name, NFC, without any path or invisible characters; C0 control
+    characters (NUL, line breaks…) are refused: no real file name carries them."""
     name = unicodedata.normalize("NFC", raw or "")
     # "%00" is how NUL injection usually arrives (browsers and httpx escape a raw NUL).
     if _CONTROL.search(name) or "%00" in name:
@@ -105,6 +120,7 @@ def clean_filename(raw: str | None) -> str:
                 "The file name contains control characters (such as NUL).",
             )
         )
+    name = visible_name(name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1].strip().strip(".")
     if len(name) > 255:
         raise BadFileName(

@@ -4,15 +4,20 @@ The file part goes to a temporary file under the data dir while its SHA-256 is c
 Its first bytes decide its kind (`sniff`), and from then on the kind's size limit is
 enforced as bytes arrive: an oversize upload is refused at the first byte too many, and
 whatever was written is removed.
+
+Who may upload depends on the `portal` field, so it is checked the moment that field has
+arrived. A form that sends the file first gets at most `max_bytes_before_portal` of it
+written before being refused: otherwise a non-member could fill the disk before the 403.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -23,7 +28,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
 from services.common.i18n import Msg
-from services.media.errors import BadFileName, BadUpload, FileTooLarge
+from services.media.errors import BadFileName, BadUpload, FileTooLarge, PortalFieldFirst
 from services.media.settings import MediaSettings
 from services.media.sniff import HEAD_BYTES, FileType, sniff
 
@@ -59,6 +64,7 @@ class _Parts:
         self.file_seen = False
         self.file_chunks: list[bytes] = []
         self.fields: dict[str, bytearray] = {}
+        self.ended: set[str] = set()  # fields whose part is complete
         self.error: Msg | None = None
 
     def callbacks(self) -> dict[str, object]:
@@ -69,6 +75,7 @@ class _Parts:
             "on_header_end": self.header_end,
             "on_headers_finished": self.headers_finished,
             "on_part_data": self.part_data,
+            "on_part_end": self.part_end,
         }
 
     def part_begin(self) -> None:
@@ -104,6 +111,11 @@ class _Parts:
             self.file_seen = True
             self.current = "\0file"
         elif name in FIELDS:
+            if name in self.fields:
+                self.error = Msg(
+                    "Trường '{n}' được gửi hai lần.", "The field '{n}' is sent twice."
+                ).format(n=name)
+                return
             self.current = name
             self.fields[name] = bytearray()
         else:
@@ -123,19 +135,24 @@ class _Parts:
                     n=self.current
                 )
 
+    def part_end(self) -> None:
+        if self.current is not None and self.current != "\0file":
+            self.ended.add(self.current)
+
 
 async def receive_upload(
     request: Request,
     settings: MediaSettings,
     tmp_dir: Path,
     *,
-    check_portal: Callable[[str], None] | None = None,
+    check_portal: Callable[[str], Awaitable[None] | None] | None = None,
 ) -> Upload:
     """Stream the request's multipart body to a temporary file; refuse early what can be.
 
-    When the `portal` field comes before the file (as forms usually send it),
-    `check_portal` runs before a byte of the file is written, so a caller who may not
-    upload there is refused without streaming the file to disk first.
+    `check_portal` runs as soon as the `portal` field is complete: when it comes before the
+    file (as forms usually send it), before a byte of the file is written. Until it has
+    run, at most `settings.max_bytes_before_portal` of the file are accepted; past that the
+    upload is refused (400 `portal-field-first`) without reading further.
     """
     kind, options = parse_options_header(request.headers.get("content-type"))
     boundary = options.get(b"boundary")
@@ -172,12 +189,17 @@ async def receive_upload(
                 ) from exc
             if parts.error is not None:
                 raise BadUpload(parts.error)
-            if parts.file_seen and not portal_checked:
+            if not portal_checked and "portal" in parts.ended:
                 portal_checked = True
-                if check_portal is not None and "portal" in parts.fields:
-                    check_portal(bytes(parts.fields["portal"]).decode("utf-8", "replace").strip())
+                if check_portal is not None:
+                    portal = bytes(parts.fields["portal"]).decode("utf-8", "replace").strip()
+                    checked = check_portal(portal)
+                    if inspect.isawaitable(checked):  # a check that asks content for roles
+                        await checked
             for data in parts.file_chunks:
                 size += len(data)
+                if not portal_checked and size > settings.max_bytes_before_portal:
+                    raise _portal_first(settings.max_bytes_before_portal)
                 digest.update(data)
                 if found is None:
                     head += data[: HEAD_BYTES - len(head)]
@@ -238,6 +260,17 @@ def _too_large(found: FileType | None, limit: int) -> FileTooLarge:
             "Tệp vượt quá giới hạn {mb} MB cho loại '{k}'.",
             "The file exceeds the {mb} MB limit for '{k}'.",
         ).format(mb=round(limit / 1024 / 1024, 1), k=what)
+    )
+
+
+def _portal_first(cap: int) -> PortalFieldFirst:
+    return PortalFieldFirst(
+        Msg(
+            "Gửi trường 'portal' trước trường 'file' trong biểu mẫu: chưa biết cổng thông tin "
+            "thì chỉ nhận tối đa {kb} KB của tệp.",
+            "Send the 'portal' field before the 'file' field in the form: until the portal "
+            "is known, at most {kb} KB of the file is accepted.",
+        ).format(kb=cap // 1024)
     )
 
 

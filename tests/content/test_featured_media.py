@@ -19,6 +19,7 @@ import pytest
 from databases import migrated_database, rolled_back
 from factories import (
     Newsroom,
+    article_in_last_stage,
     assert_problem,
     good_article,
     good_document,
@@ -35,11 +36,15 @@ from typer.testing import CliRunner
 from gateway.cli import cli
 from gateway.embedded import embedded_gateway
 from services.common.db import Database
+from services.common.outbox import HttpSubscriber, OutboxRelay
 from services.content.app import create_app as create_content_app
 from services.content.demo.seed import seed_demo
+from services.content.media import media_links
+from services.content.models import OUTBOX
 from services.content.settings import ContentSettings
 from services.media.app import create_app as create_media_app
 from services.media.av import AvTools
+from services.media.models import UsageItem
 from services.media.settings import MediaSettings
 from services.media.storage import LocalStorage
 
@@ -417,3 +422,143 @@ async def test_a_documents_attachments_must_be_in_the_portals_library(content, m
         f"{url}/transitions", json={"action": "submit"}, headers=newsroom.headers("contributor")
     )
     assert r.status_code == 200, r.text
+
+
+# --- media linked in a body (issue 10, finding 3) ----------------------------------------
+
+
+def body_errors(problem: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in problem["errors"] if e["field"] == "body"]
+
+
+async def test_media_of_another_portal_linked_in_the_body_is_refused(
+    content, media, checking_app, db
+):
+    """A ha-noi article may not link phu-yen's media, draft or public, by any spelling."""
+    hanoi = await make_newsroom(checking_app, db, "ha-noi")
+    await make_portal(db, "phu-yen")
+    phuyen = await make_user(checking_app, db, roles={"phu-yen": "editor"})
+    draft_asset = await upload(media, phuyen, "phu-yen", "Nháp.jpg", jpeg())
+    public_asset = await upload(media, phuyen, "phu-yen", "Đã đăng.jpg", jpeg())
+    r = await media.put(
+        "/internal/usage/phu-yen-article",
+        json={"portal": "phu-yen", "media_ids": [public_asset["id"]], "published": True},
+    )
+    assert r.status_code == 204, r.text
+    own = await upload(media, hanoi.people["editor"], "ha-noi", "Hà Nội.jpg", jpeg(), alt="Ảnh")
+    body = (
+        "<p>Nội dung bài viết về chính sách bảo hiểm thất nghiệp.</p>"
+        f'<p><img src="/v1/media/{draft_asset["id"]}/file"></p>'
+        f'<p><a href="https://cong.baohiemxahoi.gov.vn/v1/%6dedia/{public_asset["id"]}'
+        '/renditions/large?v=1">ảnh lớn</a></p>'
+        f'<p><img src="/v1/media/{own["id"]}/renditions/medium"></p>'
+        f'<p><img src="/v1/media/{draft_asset["id"]}/renditions/thumb"></p>'
+        '<p><img src="/v1/media/khong-co/file"></p>'
+    )
+    r = await content.post(
+        "/v1/portals/ha-noi/articles",
+        json=good_article(hanoi.category_id, featured_media_id=own["id"], body=body),
+        headers=hanoi.headers("contributor"),
+    )
+    assert r.status_code == 201, r.text
+    item = r.json()["id"]
+    url = f"/v1/portals/ha-noi/articles/{item}"
+    submit_ha_noi = {"action": "submit"}
+    r = await content.post(
+        f"{url}/transitions", json=submit_ha_noi, headers=hanoi.headers("contributor")
+    )
+    problem = assert_problem(r, 422, "standards-not-met")
+    errors = body_errors(problem)
+    assert [e["code"] for e in errors] == ["media_not_found"] * 3  # each medium once
+    messages = " ".join(e["message"] for e in errors)
+    for media_id in (draft_asset["id"], public_asset["id"], "khong-co"):
+        assert media_id in messages
+    assert own["id"] not in messages
+    assert "không có trong thư viện tệp của cổng này" in messages
+    english = await content.post(
+        f"{url}/transitions", json=submit_ha_noi, headers={**hanoi.headers("contributor"), **EN}
+    )
+    assert "is not in this portal's media library" in body_errors(english.json())[0]["message"]
+
+    fixed = f'<p>Nội dung bài viết.</p><p><img src="/v1/media/{own["id"]}/file"></p>'
+    r = await content.patch(url, json={"body": fixed}, headers=hanoi.headers("contributor"))
+    assert r.status_code == 200, r.text
+    r = await content.post(
+        f"{url}/transitions", json=submit_ha_noi, headers=hanoi.headers("contributor")
+    )
+    assert r.status_code == 200, r.text
+
+
+async def test_a_body_linking_too_many_media_is_refused(content, newsroom):
+    links = "".join(f'<img src="/v1/media/{i:032x}/file">' for i in range(101))
+    r = await content.post(
+        f"/v1/portals/{newsroom.portal}/articles",
+        json=good_article(newsroom.category_id, body=f"<p>Nội dung.</p>{links}"),
+        headers=newsroom.headers("contributor"),
+    )
+    assert r.status_code == 201, r.text
+    problem = assert_problem(await submit(content, newsroom, r.json()["id"]), 422)
+    assert [e["code"] for e in body_errors(problem)] == ["too_many_media_links"]
+
+
+async def test_the_reported_attack_end_to_end_the_asset_stays_private_and_deletable(
+    content_settings, db, media, media_connection
+):
+    """Finding 3 as it was found: a ha-noi article, published by a content service that
+    does not check media (or before the body check), links a phu-yen draft asset in its
+    body; content's outbox delivers the event to media for real. The asset must stay a
+    draft: 404 to anyone else, `private` for its members, and deletable by its admin."""
+    app = create_content_app(content_settings, database=db)  # no media check
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:
+            hanoi = await make_newsroom(app, db, "ha-noi")
+            await make_portal(db, "phu-yen")
+            phuyen_admin = await make_user(app, db, roles={"phu-yen": "admin"})
+            asset = await upload(media, phuyen_admin, "phu-yen", "Nháp.jpg", jpeg(), alt="Ảnh")
+            assert_problem(await media.get(asset["url"]), 404)
+
+            body = f'<p>Tin Hà Nội.</p><p><img src="/v1/media/{asset["id"]}/file"></p>'
+            article = await article_in_last_stage(http, hanoi, body=body)
+            r = await http.post(
+                f"/v1/portals/ha-noi/articles/{article['id']}/transitions",
+                json={"action": "publish"},
+                headers=hanoi.headers("approver"),
+            )
+            assert r.status_code == 200, r.text
+            assert r.json()["status"] == "published"
+
+    subscriber = HttpSubscriber("media", "http://media/internal/events", client=media)
+    delivered = await OutboxRelay(db, OUTBOX, [subscriber]).run_once()
+    assert delivered >= 1
+    async with Database.bound_to(media_connection).transaction() as session:
+        usage = await session.get(UsageItem, article["id"])
+    assert usage is not None  # the event reached media, naming ha-noi and the link
+    assert usage.portal_id == "ha-noi"
+    assert usage.published is True
+
+    for url in (f"/v1/media/{asset['id']}", asset["url"], asset["renditions"]["large"]):
+        assert_problem(await media.get(url), 404)
+    own = await media.get(asset["url"], headers=phuyen_admin.headers)
+    assert own.headers["cache-control"] == "private, no-cache"
+    r = await media.delete(f"/v1/media/{asset['id']}", headers=phuyen_admin.headers)
+    assert r.status_code == 204, r.text
+
+
+@pytest.mark.parametrize(
+    ("html", "ids"),
+    [
+        ('<img src="/v1/media/a1/file">', ["a1"]),
+        ('<a href="https://cong.gov.vn/v1/media/a1/renditions/large?v=2">x</a>', ["a1"]),
+        ('<video poster="//cdn.example/v1/media/a1/poster" src="/v1/media/a2/file">', ["a1", "a2"]),
+        ('<img src="/v1/%6Dedia/a1/file">', ["a1"]),
+        ('<img src="/tin-tuc/../v1/media/a1/file">', ["a1"]),
+        ('<img src="/v1\\media\\a1\\file">', ["a1"]),
+        ('<img src="&#x2F;v1&#x2F;media&#x2F;a1">', ["a1"]),
+        ('<a href="/v1/media/a1">1</a><a href="/v1/media/a1/file">2</a>', ["a1"]),
+        ('<a href="/v1/media?portal=phu-yen">thư viện</a> /v1/media/a1 in text', []),
+        ('<a href="mailto:a@b.vn">thư</a><img src="/v1/mediax/a1">', []),
+    ],
+)
+def test_media_links_are_found_however_they_are_spelled(html, ids):
+    assert media_links(html) == ids

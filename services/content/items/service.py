@@ -367,7 +367,7 @@ async def _check_standards(
     media: FeaturedImageCheck | None,
 ) -> None:
     """422 `standards-not-met` with every miss; what media is asked (the featured image,
-    a document's attachments) last."""
+    a document's attachments, the media linked in the body) last."""
     category_ok = bool(data.get("category_id")) and await repo.category_in_portal(
         session, portal.id, data["category_id"]
     )
@@ -380,6 +380,8 @@ async def _check_standards(
         problems += await media.problems(featured, portal=portal.id)
     if media is not None and data.get("attachments"):
         problems += await media.attachment_problems(data["attachments"], portal=portal.id)
+    if media is not None and data.get("body"):
+        problems += await media.body_link_problems(data["body"], portal=portal.id)
     if problems:
         raise StandardsNotMet(
             Msg(
