@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from services.analytics.ingest import Ingestor
-from services.analytics.portals import PortalDirectory
+from services.common.portals import PortalDirectory
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.writer import BatchWriter
 
