@@ -27,13 +27,13 @@ from services.analytics.errors import (
     UnsupportedMediaType,
 )
 from services.analytics.ingest import Raw
-from services.common.portals import PortalInfo
 from services.analytics.privacy import local_day
 from services.analytics.runtime import CLOCK_HEADER_KEY, Runtime, runtime
 from services.common.caching import cached_bytes, cached_json
 from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.errors import Forbidden
 from services.common.i18n import Msg
+from services.common.portals import PortalInfo
 from services.common.roles import ROLE_RESPONSES, CurrentPrincipalDep
 from services.common.security import Principal
 

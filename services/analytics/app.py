@@ -24,8 +24,6 @@ from starlette.middleware import Middleware
 from services.analytics.api import router
 from services.analytics.fastpath import BeaconFastPath
 from services.analytics.ingest import IngestMetrics, Ingestor, Sink
-from services.common.portals import PortalDirectory
-from services.common.roles import RoleLookup
 from services.analytics.runtime import Runtime, system_clock
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.writer import BatchWriter
@@ -33,6 +31,8 @@ from services.analytics.writer_process import ProcessSink
 from services.common.app import service_app
 from services.common.db import Database
 from services.common.migrate import upgrade
+from services.common.portals import PortalDirectory
+from services.common.roles import RoleLookup
 
 
 def _roles(settings: AnalyticsSettings, client: httpx.AsyncClient | None) -> RoleLookup:

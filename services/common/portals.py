@@ -26,7 +26,6 @@ from cachetools import LRUCache, TTLCache
 from services.common.errors import ServiceUnavailable
 from services.common.i18n import Msg
 
-
 _PORTAL_ID = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 
 

@@ -21,7 +21,6 @@ from services.common.deps import (
 )
 from services.common.errors import BadRequest
 from services.common.i18n import Msg
-from services.common.roles import ROLE_RESPONSES, CallerDep, CurrentPrincipalDep
 from services.common.pagination import (
     CursorParam,
     InvalidCursor,
@@ -29,6 +28,7 @@ from services.common.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from services.common.roles import ROLE_RESPONSES, CallerDep, CurrentPrincipalDep
 from services.media import ingest, service
 from services.media.errors import MediaNotFound, RangeNotSatisfiable
 from services.media.images import RENDITIONS
