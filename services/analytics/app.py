@@ -32,11 +32,7 @@ from services.common.app import service_app
 from services.common.db import Database
 from services.common.migrate import upgrade
 from services.common.portals import PortalDirectory
-from services.common.roles import RoleLookup
-
-
-def _roles(settings: AnalyticsSettings, client: httpx.AsyncClient | None) -> RoleLookup:
-    return RoleLookup(client, setting="ANALYTICS_CONTENT_URL", ttl=settings.roles_cache_seconds)
+from services.common.roles import RoleLookup, started_lookup
 
 
 def create_app(
@@ -92,7 +88,9 @@ def create_app(
         )
         app.state.db = db
         app.state.analytics = rt
-        app.state.roles = _roles(settings, client)
+        app.state.roles = started_lookup(
+            client, setting="ANALYTICS_CONTENT_URL", ttl=settings.roles_cache_seconds
+        )
         upkeep = None
         if isinstance(sink, ProcessSink):
             await sink.start()  # it also runs the upkeep loop
@@ -131,7 +129,7 @@ def create_app(
         ],
         settings=settings,
     )
-    app.state.roles = _roles(settings, None)  # replaced when the app starts
+    app.state.roles = RoleLookup(None, setting="ANALYTICS_CONTENT_URL")  # replaced at start
     app.include_router(router)
     # Inside the request-id/metrics middleware, in front of routing (see fastpath.py).
     app.user_middleware.append(Middleware(BeaconFastPath))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -38,6 +39,7 @@ from services.common.errors import ServiceUnavailable, Unauthorized
 from services.common.i18n import Msg
 from services.common.security import Principal
 
+log = logging.getLogger(__name__)
 MAX_CACHE_SECONDS = 5.0
 RETRY_AFTER = "5"
 
@@ -175,6 +177,19 @@ class RoleLookup:
 
     def __len__(self) -> int:
         return len(self._cache)
+
+
+def started_lookup(
+    client: httpx.AsyncClient | None, *, setting: str, ttl: float = MAX_CACHE_SECONDS
+) -> RoleLookup:
+    """The lookup a service starts with; says at start-up when it has no content to ask."""
+    if client is None:
+        log.warning(
+            "%s is not set: this service cannot read callers' roles, so its members-only "
+            "operations answer 503 until it is set",
+            setting,
+        )
+    return RoleLookup(client, setting=setting, ttl=ttl)
 
 
 def _accepted(found: Principal | None) -> Principal:

@@ -20,7 +20,7 @@ from services.common.app import service_app
 from services.common.db import Database
 from services.common.migrate import upgrade
 from services.common.portals import PortalDirectory
-from services.common.roles import RoleLookup
+from services.common.roles import RoleLookup, started_lookup
 from services.media.av import AvTools
 from services.media.router import internal, router
 from services.media.service import MediaContext
@@ -46,10 +46,6 @@ def make_storage(settings: MediaSettings) -> Storage:
             region=settings.s3_region,
         )
     return LocalStorage(settings.data_dir / "media")
-
-
-def _roles(settings: MediaSettings, client: httpx.AsyncClient | None) -> RoleLookup:
-    return RoleLookup(client, setting="MEDIA_CONTENT_URL", ttl=settings.roles_cache_seconds)
 
 
 def create_app(
@@ -91,7 +87,9 @@ def create_app(
                 base_url=settings.content_url, timeout=httpx.Timeout(5.0, connect=2.0)
             )
         token = settings.content_token.get_secret_value() if settings.content_token else None
-        app.state.roles = _roles(settings, client)
+        app.state.roles = started_lookup(
+            client, setting="MEDIA_CONTENT_URL", ttl=settings.roles_cache_seconds
+        )
         context.portals = PortalDirectory(client, token=token)
         await chosen.open()
         context.processing = anyio.CapacityLimiter(settings.processing_slots)
@@ -122,7 +120,7 @@ def create_app(
         settings=settings,
     )
     app.state.media = context
-    app.state.roles = _roles(settings, None)  # replaced when the app starts
+    app.state.roles = RoleLookup(None, setting="MEDIA_CONTENT_URL")  # replaced at start
     app.include_router(router)
     app.include_router(internal)
     return app

@@ -15,7 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.app import service_app
-from services.common.roles import RoleLookup
+from services.common.roles import RoleLookup, started_lookup
 from services.search.api import internal, router
 from services.search.model import SearchBackend, SearchQuery
 from services.search.rebuild import ContentSource, Job, reindex_when_content_answers, start
@@ -47,10 +47,6 @@ def refill(job: Job, backend: SearchBackend, source: ContentSource | None) -> No
     start(job, "reindex", reindex_when_content_answers(backend, source, job))
 
 
-def _roles(settings: SearchSettings, client: httpx.AsyncClient | None) -> RoleLookup:
-    return RoleLookup(client, setting="SEARCH_CONTENT_URL", ttl=settings.roles_cache_seconds)
-
-
 def create_app(
     settings: SearchSettings | None = None,
     *,
@@ -76,7 +72,9 @@ def create_app(
             )
         token = settings.content_token.get_secret_value() if settings.content_token else None
         app.state.content_source = ContentSource(client, token) if client else None
-        app.state.roles = _roles(settings, client)
+        app.state.roles = started_lookup(
+            client, setting="SEARCH_CONTENT_URL", ttl=settings.roles_cache_seconds
+        )
         await chosen.open()
         if chosen.rebuild_needed:
             refill(app.state.job, chosen, app.state.content_source)
@@ -105,7 +103,7 @@ def create_app(
     app.state.backend = chosen
     app.state.job = Job()
     app.state.content_source = None
-    app.state.roles = _roles(settings, None)  # replaced when the app starts
+    app.state.roles = RoleLookup(None, setting="SEARCH_CONTENT_URL")  # replaced at start
     app.include_router(router)
     app.include_router(internal)
     return app
