@@ -45,7 +45,8 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
 
     Content's outbox events reach the search and media services, the search service reads
     content's published set for reindexing, content asks media whether a featured image may
-    be used (an image of the portal with alt text), and analytics checks that portals exist,
+    be used (an image of the portal with alt text), analytics checks that portals exist, and
+    search, media and analytics read the caller's current roles from content (`/v1/me`),
     through the same HTTP contracts as in the distributed mode, over in-process transports
     instead of the network.
     """
@@ -67,7 +68,8 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
     )
     # Media learns which assets content items use from the same events.
     media_settings = MediaSettings(data_dir=data_dir)
-    media = media_app(media_settings)
+    # Media asks content for the caller's current roles and whether a portal exists.
+    media = media_app(media_settings, content=to_content)
     to_media = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=media), base_url="http://media.internal"
     )

@@ -27,13 +27,14 @@ from services.analytics.errors import (
     UnsupportedMediaType,
 )
 from services.analytics.ingest import Raw
-from services.analytics.portals import PortalInfo
 from services.analytics.privacy import local_day
 from services.analytics.runtime import CLOCK_HEADER_KEY, Runtime, runtime
 from services.common.caching import cached_bytes, cached_json
-from services.common.deps import PrincipalDep, SessionDep, reject_nul_bytes
+from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.errors import Forbidden
 from services.common.i18n import Msg
+from services.common.portals import PortalInfo
+from services.common.roles import ROLE_RESPONSES, CurrentPrincipalDep
 from services.common.security import Principal
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
@@ -175,6 +176,15 @@ async def tracker_script(request: Request) -> Response:
 
 From = Annotated[date | None, Query(alias="from", description="First local day (YYYY-MM-DD).")]
 To = Annotated[date | None, Query(alias="to", description="Last local day, included.")]
+_MEMBER_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ROLE_RESPONSES,
+    403: {"description": "Not a member of the portal."},
+    404: {"description": "The portal does not exist."},
+}
+_SUMMARY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ROLE_RESPONSES,
+    403: {"description": "Not a member of the central portal."},
+}
 _NOT_MEMBER = Msg(
     "Chỉ thành viên của cổng này xem được số liệu.",
     "Only members of this portal can read its statistics.",
@@ -182,6 +192,7 @@ _NOT_MEMBER = Msg(
 
 
 async def _readable(rt: Runtime, portal: str, principal: Principal) -> PortalInfo:
+    """The portal, if the caller (with the roles content gives them now) is a member."""
     info = await rt.directory.get(portal)
     if info is None:
         raise PortalNotFound(portal)
@@ -190,12 +201,17 @@ async def _readable(rt: Runtime, portal: str, principal: Principal) -> PortalInf
     return info
 
 
-@router.get("/portals/{portal}/stats", tags=["reports"], operation_id="getPortalStats")
+@router.get(
+    "/portals/{portal}/stats",
+    tags=["reports"],
+    operation_id="getPortalStats",
+    responses=_MEMBER_RESPONSES,
+)
 async def portal_stats(
     portal: str,
     request: Request,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CurrentPrincipalDep,
     rt: RuntimeDep,
     first: From = None,
     last: To = None,
@@ -209,12 +225,17 @@ async def portal_stats(
     return cached_json(request, body, public=False)
 
 
-@router.get("/portals/{portal}/top", tags=["reports"], operation_id="getPortalTop")
+@router.get(
+    "/portals/{portal}/top",
+    tags=["reports"],
+    operation_id="getPortalTop",
+    responses=_MEMBER_RESPONSES,
+)
 async def portal_top(
     portal: str,
     request: Request,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CurrentPrincipalDep,
     rt: RuntimeDep,
     dimension: Literal["page", "article", "category", "referrer", "device", "browser"],
     first: From = None,
@@ -239,9 +260,14 @@ async def portal_top(
     return cached_json(request, body, public=False)
 
 
-@router.get("/portals/{portal}/realtime", tags=["reports"], operation_id="getPortalRealtime")
+@router.get(
+    "/portals/{portal}/realtime",
+    tags=["reports"],
+    operation_id="getPortalRealtime",
+    responses=_MEMBER_RESPONSES,
+)
 async def portal_realtime(
-    portal: str, session: SessionDep, principal: PrincipalDep, rt: RuntimeDep
+    portal: str, session: SessionDep, principal: CurrentPrincipalDep, rt: RuntimeDep
 ) -> dict[str, Any]:
     """Distinct visitors seen in the last 5 minutes (portal members)."""
     await _readable(rt, portal, principal)
@@ -269,11 +295,16 @@ async def portal_counter(
     return cached_json(request, body, public=True, max_age=30)
 
 
-@router.get("/portals/{portal}/bots", tags=["reports"], operation_id="getPortalBots")
+@router.get(
+    "/portals/{portal}/bots",
+    tags=["reports"],
+    operation_id="getPortalBots",
+    responses=_MEMBER_RESPONSES,
+)
 async def portal_bots(
     portal: str,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CurrentPrincipalDep,
     rt: RuntimeDep,
     first: From = None,
     last: To = None,
@@ -299,6 +330,7 @@ async def portal_bots(
 
 
 async def _sees_all(rt: Runtime, principal: Principal) -> bool:
+    """Superadmins and members of a central portal (roles as content gives them now)."""
     if principal.is_superadmin:
         return True
     for portal in principal.roles:
@@ -308,11 +340,13 @@ async def _sees_all(rt: Runtime, principal: Principal) -> bool:
     return False
 
 
-@router.get("/summary", tags=["reports"], operation_id="getAnalyticsSummary")
+@router.get(
+    "/summary", tags=["reports"], operation_id="getAnalyticsSummary", responses=_SUMMARY_RESPONSES
+)
 async def summary(
     request: Request,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CurrentPrincipalDep,
     rt: RuntimeDep,
     first: From = None,
     last: To = None,

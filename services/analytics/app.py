@@ -3,7 +3,8 @@
 Beacons arrive at `POST /v1/analytics/events`, are captured and queued, and are
 classified and written in batches by the writer (its own process by default, see
 writer_process.py); reports read hourly and daily rollups. Portals are checked against the content
-service over HTTP (`ANALYTICS_CONTENT_URL`, or an in-process client in embedded mode).
+service over HTTP (`ANALYTICS_CONTENT_URL`, or an in-process client in embedded mode), and so
+is the reader's current role in a portal (services.common.roles), never the token's.
 docs/analytics.md defines every figure.
 """
 
@@ -23,7 +24,6 @@ from starlette.middleware import Middleware
 from services.analytics.api import router
 from services.analytics.fastpath import BeaconFastPath
 from services.analytics.ingest import IngestMetrics, Ingestor, Sink
-from services.analytics.portals import PortalDirectory
 from services.analytics.runtime import Runtime, system_clock
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.writer import BatchWriter
@@ -31,6 +31,8 @@ from services.analytics.writer_process import ProcessSink
 from services.common.app import service_app
 from services.common.db import Database
 from services.common.migrate import upgrade
+from services.common.portals import PortalDirectory
+from services.common.roles import RoleLookup, started_lookup
 
 
 def create_app(
@@ -86,6 +88,9 @@ def create_app(
         )
         app.state.db = db
         app.state.analytics = rt
+        app.state.roles = started_lookup(
+            client, setting="ANALYTICS_CONTENT_URL", ttl=settings.roles_cache_seconds
+        )
         upkeep = None
         if isinstance(sink, ProcessSink):
             await sink.start()  # it also runs the upkeep loop
@@ -124,6 +129,7 @@ def create_app(
         ],
         settings=settings,
     )
+    app.state.roles = RoleLookup(None, setting="ANALYTICS_CONTENT_URL")  # replaced at start
     app.include_router(router)
     # Inside the request-id/metrics middleware, in front of routing (see fastpath.py).
     app.user_middleware.append(Middleware(BeaconFastPath))

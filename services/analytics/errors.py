@@ -10,8 +10,10 @@ ProblemError
 │   └── BeaconTooLarge
 ├── UnsupportedMediaType (415)
 └── Unavailable (503)
-    ├── IngestBusy           the queue is full: retry after a second
-    └── ContentUnreachable   portals cannot be checked right now
+    └── IngestBusy           the queue is full: retry after a second
+
+Portals that cannot be checked with content are `services.common.portals.ContentUnreachable`
+(503), roles that cannot be `services.common.roles.RolesUnavailable` (503).
 """
 
 from __future__ import annotations
@@ -82,17 +84,4 @@ class IngestBusy(Unavailable):
                 "The ingest queue is full; retry in a moment.",
             ),
             headers={"Retry-After": "1"},
-        )
-
-
-class ContentUnreachable(Unavailable):
-    slug = "content-unreachable"
-
-    def __init__(self) -> None:
-        super().__init__(
-            Msg(
-                "Chưa kiểm tra được cổng thông tin (dịch vụ nội dung không phản hồi).",
-                "Cannot check the portal right now (the content service does not answer).",
-            ),
-            headers={"Retry-After": "5"},
         )

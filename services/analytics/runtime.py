@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 
 from services.analytics.ingest import Ingestor
-from services.analytics.portals import PortalDirectory
 from services.analytics.settings import AnalyticsSettings
 from services.analytics.writer import BatchWriter
+from services.common.portals import PortalDirectory
 
 CLOCK_HEADER = "x-analytics-time"
 CLOCK_HEADER_KEY = CLOCK_HEADER.encode()

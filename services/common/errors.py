@@ -10,6 +10,7 @@
     ├── Unprocessable (422)       carries `errors=[FieldError, ...]`
     ├── TooManyRequests (429)
     ├── BadGateway (502)          written by the gateway only
+    ├── ServiceUnavailable (503)  a service this one depends on cannot answer; carries Retry-After
     └── GatewayTimeout (504)      written by the gateway only
 
 Domain modules raise subclasses of these (e.g. `TransitionNotAllowed(Conflict)`); they never
@@ -122,6 +123,15 @@ class BadGateway(ProblemError):
     status = 502
     slug = "bad-gateway"
     title = Msg("Dịch vụ phía sau không phản hồi đúng", "Bad gateway")
+
+
+class ServiceUnavailable(ProblemError):
+    """A service this one needs (e.g. content, for the caller's roles) does not answer;
+    raise it with a `Retry-After` header."""
+
+    status = 503
+    slug = "service-unavailable"
+    title = Msg("Dịch vụ tạm thời không sẵn sàng", "Service unavailable")
 
 
 class GatewayTimeout(ProblemError):

@@ -32,6 +32,13 @@ class ServiceSettings(BaseSettings):
         default=None,
         description="The content service's JWKS URL; default: the key file in data_dir.",
     )
+    roles_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=5,
+        description="Search, media, analytics: how long the caller's roles read from "
+        "content are reused (at most 5 s; 0 asks content on every request).",
+    )
 
     redis_url: str | None = Field(
         default=None,

@@ -13,11 +13,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio
+import httpx
 from fastapi import FastAPI
 
 from services.common.app import service_app
 from services.common.db import Database
 from services.common.migrate import upgrade
+from services.common.portals import PortalDirectory
+from services.common.roles import RoleLookup, started_lookup
 from services.media.av import AvTools
 from services.media.router import internal, router
 from services.media.service import MediaContext
@@ -51,8 +54,14 @@ def create_app(
     database: Database | None = None,
     storage: Storage | None = None,
     tools: AvTools | None = None,
+    content: httpx.AsyncClient | None = None,
 ) -> FastAPI:
-    """Build the media service; tests pass their own settings, database, storage, tools."""
+    """Build the media service; tests pass their own settings, database, storage, tools.
+
+    `content` is how media asks the content service for the caller's current roles and
+    whether a portal exists; by default an HTTP client for `MEDIA_CONTENT_URL` (embedded
+    mode passes an in-process one). With neither, members-only operations answer 503.
+    """
     settings = settings or MediaSettings()
     chosen = storage or make_storage(settings)
     context = MediaContext(
@@ -71,6 +80,17 @@ def create_app(
             upgrade("media", url)
         db = database or Database.from_url(url, echo=settings.database_echo)
         app.state.db = db
+        own_client = None
+        client = content
+        if client is None and settings.content_url:
+            own_client = client = httpx.AsyncClient(
+                base_url=settings.content_url, timeout=httpx.Timeout(5.0, connect=2.0)
+            )
+        token = settings.content_token.get_secret_value() if settings.content_token else None
+        app.state.roles = started_lookup(
+            client, setting="MEDIA_CONTENT_URL", ttl=settings.roles_cache_seconds
+        )
+        context.portals = PortalDirectory(client, token=token)
         await chosen.open()
         context.processing = anyio.CapacityLimiter(settings.processing_slots)
         context.tmp_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +99,8 @@ def create_app(
             yield
         finally:
             await chosen.close()
+            if own_client is not None:
+                await own_client.aclose()
             if database is None:
                 await db.dispose()
 
@@ -98,6 +120,7 @@ def create_app(
         settings=settings,
     )
     app.state.media = context
+    app.state.roles = RoleLookup(None, setting="MEDIA_CONTENT_URL")  # replaced at start
     app.include_router(router)
     app.include_router(internal)
     return app

@@ -8,7 +8,8 @@ ProblemError (services.common.errors)
 ├── Forbidden
 │   └── NotPortalMember (403)      not a member of the asset's portal
 ├── NotFound
-│   └── MediaNotFound (404)        unknown id, or a draft asset of another portal
+│   ├── MediaNotFound (404)        unknown id, or a draft asset of another portal
+│   └── PortalNotFound (404)       an upload into a portal that does not exist
 ├── Conflict
 │   └── MediaInUse (409)           still used by content
 ├── PayloadTooLarge
@@ -56,6 +57,11 @@ class NotPortalMember(Forbidden):
 class MediaNotFound(NotFound):
     slug = "media-not-found"
     title = Msg("Không tìm thấy tệp", "Media not found")
+
+
+class PortalNotFound(NotFound):
+    slug = "portal-not-found"
+    title = Msg("Không có cổng thông tin này", "No such portal")
 
 
 class MediaInUse(Conflict):

@@ -15,8 +15,6 @@ from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.deps import (
-    OptionalPrincipalDep,
-    PrincipalDep,
     SessionDep,
     reject_nul_bytes,
     require_shared_secret,
@@ -30,6 +28,7 @@ from services.common.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from services.common.roles import ROLE_RESPONSES, CallerDep, CurrentPrincipalDep
 from services.media import ingest, service
 from services.media.errors import MediaNotFound, RangeNotSatisfiable
 from services.media.images import RENDITIONS
@@ -104,12 +103,14 @@ _UPLOAD_BODY = {
     status_code=201,
     responses={
         200: {"description": "The same bytes were already uploaded to this portal."},
+        **ROLE_RESPONSES,
         400: {
             "description": "Not a usable form (`bad-upload`, `bad-file-name`), or more than "
             "`MEDIA_MAX_BYTES_BEFORE_PORTAL` of the file before the `portal` field "
             "(`portal-field-first`: send `portal` first)."
         },
         403: {"description": "Not a member of the portal (`not-portal-member`)."},
+        404: {"description": "The portal does not exist (`portal-not-found`)."},
         413: {"description": "Over the kind's size limit (`file-too-large`)."},
         415: {"description": "A type off the allow-list (`unsupported-media-type`)."},
         422: {
@@ -120,12 +121,15 @@ _UPLOAD_BODY = {
     openapi_extra={"requestBody": _UPLOAD_BODY},
 )
 async def upload_media(
-    request: Request, session: SessionDep, principal: PrincipalDep, response: Response
+    request: Request, session: SessionDep, principal: CurrentPrincipalDep, response: Response
 ) -> Any:
     """Upload a file (multipart: `file`, `portal`, optional caption/credit/alt/focal)."""
     ctx = _ctx(request)
     upload = await receive_upload(
-        request, ctx.settings, ctx.tmp_dir, check_portal=partial(service.check_uploader, principal)
+        request,
+        ctx.settings,
+        ctx.tmp_dir,
+        check_portal=partial(service.check_upload_target, ctx, principal),
     )
     asset, created = await ingest.create(session, ctx, principal, upload)
     response.status_code = 201 if created else 200
@@ -133,10 +137,15 @@ async def upload_media(
     return await service.view(session, asset, member=True)
 
 
-@router.get("", operation_id="list_media", response_model=MediaPage)
+@router.get(
+    "",
+    operation_id="list_media",
+    response_model=MediaPage,
+    responses={**ROLE_RESPONSES, 403: {"description": "Not a member of the portal."}},
+)
 async def list_media(
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CurrentPrincipalDep,
     portal: Annotated[str, Query(max_length=64, pattern=r"^[a-z0-9-]+$")],
     kind: Annotated[str | None, Query(pattern=r"^(image|video|audio|document)$")] = None,
     limit: LimitParam = 20,
@@ -163,21 +172,38 @@ async def list_media(
     return MediaPage(items=[view for _, view in page], next_cursor=next_cursor)
 
 
-@router.get("/{media_id}", operation_id="get_media", response_model=MediaRead)
-async def get_media(
-    media_id: str, session: SessionDep, principal: OptionalPrincipalDep, request: Request
-) -> Any:
+# A draft asset's reader is checked with content: 503 when content cannot tell.
+_READ_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such media, or a draft asset of a portal you are not in."},
+    503: {"description": "A draft asset, and your roles cannot be checked now."},
+}
+_WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ROLE_RESPONSES,
+    403: {"description": "Not a member (or, to delete, not an admin) of the asset's portal."},
+    404: {"description": "No such media, or a draft asset of a portal you are not in."},
+}
+
+
+@router.get(
+    "/{media_id}", operation_id="get_media", response_model=MediaRead, responses=_READ_RESPONSES
+)
+async def get_media(media_id: str, session: SessionDep, caller: CallerDep, request: Request) -> Any:
     """One asset's metadata: public when published content uses it, else members only."""
     media_id = await _checked_id(request, media_id)
-    return await service.read(session, principal, media_id)
+    return await service.read(session, caller, media_id)
 
 
-@router.patch("/{media_id}", operation_id="update_media", response_model=MediaRead)
+@router.patch(
+    "/{media_id}",
+    operation_id="update_media",
+    response_model=MediaRead,
+    responses=_WRITE_RESPONSES,
+)
 async def update_media(
     media_id: str,
     changes: MediaUpdate,
     session: SessionDep,
-    principal: PrincipalDep,
+    principal: CurrentPrincipalDep,
     request: Request,
 ) -> Any:
     """Change caption, credit, alt text or focal point (members of the asset's portal)."""
@@ -185,9 +211,11 @@ async def update_media(
     return await service.update(session, _ctx(request), principal, media_id, changes)
 
 
-@router.delete("/{media_id}", operation_id="delete_media", status_code=204)
+@router.delete(
+    "/{media_id}", operation_id="delete_media", status_code=204, responses=_WRITE_RESPONSES
+)
 async def delete_media(
-    media_id: str, session: SessionDep, principal: PrincipalDep, request: Request
+    media_id: str, session: SessionDep, principal: CurrentPrincipalDep, request: Request
 ) -> Response:
     """Delete an asset (portal admin); refused with 409 while content uses it."""
     media_id = await _checked_id(request, media_id)
@@ -305,18 +333,18 @@ async def _send(
     )
 
 
-@router.get("/{media_id}/file", operation_id="download_media")
+@router.get("/{media_id}/file", operation_id="download_media", responses=_READ_RESPONSES)
 async def download_media(
     media_id: str,
     request: Request,
     session: SessionDep,
-    principal: OptionalPrincipalDep,
+    caller: CallerDep,
     download: Annotated[bool, Query(description="Ask the browser to save, not show.")] = False,
 ) -> Response:
     """The original file, with `Range` (206), `ETag`/304 and its Vietnamese file name."""
     media_id = await _checked_id(request, media_id)
     ctx = _ctx(request)
-    asset, public = await service.visible(session, principal, media_id)
+    asset, public = await service.visible(session, caller, media_id)
     inline = not download and (asset.kind != "document" or asset.mime == "application/pdf")
     disposition = content_disposition(asset.original_name, inline=inline)
     if public and ctx.settings.storage == "s3" and ctx.settings.s3_presigned_downloads:
@@ -341,13 +369,15 @@ async def download_media(
     )
 
 
-@router.get("/{media_id}/renditions/{name}", operation_id="get_rendition")
+@router.get(
+    "/{media_id}/renditions/{name}", operation_id="get_rendition", responses=_READ_RESPONSES
+)
 async def get_rendition(
     media_id: str,
     name: str,
     request: Request,
     session: SessionDep,
-    principal: OptionalPrincipalDep,
+    caller: CallerDep,
     v: Annotated[str | None, Query(max_length=64, description="Version from the metadata.")] = None,
 ) -> Response:
     """A resized image: WebP when the browser accepts it, else JPEG (thumb is square)."""
@@ -358,7 +388,7 @@ async def get_rendition(
                 n=name[:40], a=", ".join(RENDITIONS)
             )
         )
-    asset, public = await service.visible(session, principal, media_id)
+    asset, public = await service.visible(session, caller, media_id)
     if asset.kind != "image":
         raise MediaNotFound(
             Msg("Tệp này không phải ảnh nên không có cỡ ảnh.", "Only images have renditions.")
@@ -383,13 +413,13 @@ async def get_rendition(
     )
 
 
-@router.get("/{media_id}/poster", operation_id="get_poster")
+@router.get("/{media_id}/poster", operation_id="get_poster", responses=_READ_RESPONSES)
 async def get_poster(
-    media_id: str, request: Request, session: SessionDep, principal: OptionalPrincipalDep
+    media_id: str, request: Request, session: SessionDep, caller: CallerDep
 ) -> Response:
     """A video's poster frame (JPEG), made with ffmpeg when it is installed."""
     media_id = await _checked_id(request, media_id)
-    asset, public = await service.visible(session, principal, media_id)
+    asset, public = await service.visible(session, caller, media_id)
     if not asset.has_poster:
         raise MediaNotFound(Msg("Tệp này không có ảnh bìa.", "This media has no poster."))
     return await _send(

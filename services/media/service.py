@@ -21,12 +21,14 @@ import anyio.to_thread
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import Unprocessable
+from services.common.errors import ServiceUnavailable, Unprocessable
 from services.common.i18n import Msg
+from services.common.portals import ContentUnreachable, PortalDirectory, is_portal_id
+from services.common.roles import Caller
 from services.common.security import Principal
 from services.media import repository as repo
 from services.media.av import AvTools
-from services.media.errors import MediaInUse, MediaNotFound, NotPortalMember
+from services.media.errors import MediaInUse, MediaNotFound, NotPortalMember, PortalNotFound
 from services.media.images import FORMATS, RENDITIONS, make_renditions
 from services.media.models import MediaAsset, UsageItem, utcnow
 from services.media.schemas import (
@@ -58,6 +60,7 @@ class MediaContext:
     settings: MediaSettings
     tools: AvTools
     processing: anyio.CapacityLimiter | None = None
+    portals: PortalDirectory | None = None  # which portals exist (content), set at start
 
     async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
         """Run CPU-heavy `fn` in a worker thread, at most `processing_slots` at a time."""
@@ -143,6 +146,8 @@ def present(asset: MediaAsset, *, public: bool, users: list[UsageItem] | None) -
 
 
 # --- who may do what ---------------------------------------------------------------------
+# `principal` is always the caller as content sees them now (services.common.roles), never
+# the roles inside the token: a removed member or a deactivated user is refused here too.
 
 
 def is_member(principal: Principal | None, portal: str) -> bool:
@@ -165,21 +170,49 @@ def check_uploader(principal: Principal, portal: str) -> None:
         raise _not_member(portal)
 
 
+async def check_upload_target(ctx: MediaContext, principal: Principal, portal: str) -> None:
+    """Whether the caller may upload into `portal`: run as soon as the form names it, so a
+    refused upload stops before its file is written."""
+    check_uploader(principal, portal)
+    await check_portal_exists(ctx, principal, portal)
+
+
+async def check_portal_exists(ctx: MediaContext, principal: Principal, portal: str) -> None:
+    """404 for an upload into a portal that does not exist.
+
+    A member's portal exists (content keeps no membership of a deleted portal), so only a
+    superadmin's upload is checked with content; a malformed id is left to the form check.
+    """
+    if not principal.is_superadmin or not is_portal_id(portal):
+        return
+    if ctx.portals is None:
+        raise ContentUnreachable()
+    if await ctx.portals.get(portal) is None:
+        raise PortalNotFound(
+            Msg(
+                "Không có cổng thông tin '{p}'; hãy tạo cổng trước khi tải tệp lên.",
+                "There is no portal '{p}'; create the portal before uploading to it.",
+            ).format(p=portal)
+        )
+
+
 def not_found(media_id: str) -> MediaNotFound:
     return MediaNotFound(
         Msg("Không có tệp '{i}'.", "There is no media '{i}'.").format(i=media_id[:64])
     )
 
 
-async def visible(
-    session: AsyncSession, principal: Principal | None, media_id: str
-) -> tuple[MediaAsset, bool]:
-    """The asset and whether it is public; 404 for a draft asset of another portal."""
+async def visible(session: AsyncSession, caller: Caller, media_id: str) -> tuple[MediaAsset, bool]:
+    """The asset and whether it is public; 404 for a draft asset of another portal.
+
+    The caller's roles are asked of content only for a draft asset: public and anonymous
+    reads never depend on content answering.
+    """
     asset = await repo.get(session, media_id)
     if asset is None:
         raise not_found(media_id)
     public = await repo.is_public(session, asset.id)
-    if not public and not is_member(principal, asset.portal_id):
+    if not public and not is_member(await caller.current(), asset.portal_id):
         raise not_found(media_id)
     return asset, public
 
@@ -191,12 +224,17 @@ async def view(session: AsyncSession, asset: MediaAsset, *, member: bool) -> Med
     return present(asset, public=public, users=users)
 
 
-async def read(session: AsyncSession, principal: Principal | None, media_id: str) -> MediaRead:
+async def read(session: AsyncSession, caller: Caller, media_id: str) -> MediaRead:
     """One asset's metadata (with its users for members of its portal)."""
-    asset, public = await visible(session, principal, media_id)
-    users = (
-        await repo.users_of(session, asset.id) if is_member(principal, asset.portal_id) else None
-    )
+    asset, public = await visible(session, caller, media_id)
+    member = False
+    if caller.signed_in:
+        try:
+            member = is_member(await caller.current(), asset.portal_id)
+        except ServiceUnavailable:
+            # A public asset: when content cannot tell, show what everyone sees.
+            member = False
+    users = await repo.users_of(session, asset.id) if member else None
     return present(asset, public=public, users=users)
 
 
@@ -229,7 +267,7 @@ async def delete_objects(storage: Storage, keys: list[str]) -> None:
 async def _writable(
     session: AsyncSession, principal: Principal, media_id: str, *, admin: bool
 ) -> MediaAsset:
-    asset, _public = await visible(session, principal, media_id)
+    asset, _public = await visible(session, Caller.resolved(principal), media_id)
     portal = asset.portal_id
     if not is_member(principal, portal):
         raise _not_member(portal)

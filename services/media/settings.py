@@ -62,6 +62,15 @@ class MediaSettings(ServiceSettings):
         default=None, description="ffprobe binary; default: found on PATH (Debian: ffmpeg)."
     )
     ffmpeg_path: str | None = Field(default=None, description="ffmpeg binary; default: PATH.")
+    content_url: str | None = Field(
+        default=None,
+        description="The content service (e.g. http://content:8000): the caller's current "
+        "roles and which portals exist. Unset: uploads and members' reads answer 503. "
+        "Embedded mode passes an in-process client instead.",
+    )
+    content_token: SecretStr | None = Field(
+        default=None, description="Sent to content's portal lookups, if content requires one."
+    )
     events_token: SecretStr | None = Field(
         default=None,
         description="If set, content's event deliveries and usage calls must carry it.",

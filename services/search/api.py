@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from services.common.deps import PrincipalDep, require_shared_secret
+from services.common.deps import require_shared_secret
 from services.common.errors import BadRequest, Conflict, FieldError, Forbidden
 from services.common.i18n import Msg
+from services.common.roles import ROLE_RESPONSES, CurrentPrincipalDep
 from services.common.security import Principal
 from services.common.types import Nfc
 from services.search.model import FACETS, Filters, SearchBackend, SearchQuery, Sort
@@ -181,7 +182,14 @@ class JobStatus(BaseModel):
     finished_at: datetime | None
 
 
+_ADMIN_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ROLE_RESPONSES,
+    403: {"description": "Not a superadmin."},
+}
+
+
 def _superadmin(principal: Principal) -> None:
+    """403 unless content says, now, that the caller is a superadmin."""
     if not principal.is_superadmin:
         raise Forbidden(
             Msg(
@@ -217,7 +225,7 @@ def _start(request: Request, kind: str) -> JobStatus:
 @router.post(
     "/v1/search/admin/reindex", operation_id="reindex", status_code=202, tags=["search admin"]
 )
-async def start_reindex(request: Request, principal: PrincipalDep) -> JobStatus:
+async def start_reindex(request: Request, principal: CurrentPrincipalDep) -> JobStatus:
     """Rebuild the index from content and swap it in without downtime (superadmin)."""
     _superadmin(principal)
     return _start(request, "reindex")
@@ -226,14 +234,19 @@ async def start_reindex(request: Request, principal: PrincipalDep) -> JobStatus:
 @router.post(
     "/v1/search/admin/reconcile", operation_id="reconcile", status_code=202, tags=["search admin"]
 )
-async def start_reconcile(request: Request, principal: PrincipalDep) -> JobStatus:
+async def start_reconcile(request: Request, principal: CurrentPrincipalDep) -> JobStatus:
     """Compare content's published set with the index and repair the drift (superadmin)."""
     _superadmin(principal)
     return _start(request, "reconcile")
 
 
-@router.get("/v1/search/admin/jobs", operation_id="getSearchJob", tags=["search admin"])
-async def job_status(request: Request, principal: PrincipalDep) -> JobStatus:
+@router.get(
+    "/v1/search/admin/jobs",
+    operation_id="getSearchJob",
+    tags=["search admin"],
+    responses=_ADMIN_RESPONSES,
+)
+async def job_status(request: Request, principal: CurrentPrincipalDep) -> JobStatus:
     """Progress of the running (or last) reindex or reconcile (superadmin)."""
     _superadmin(principal)
     job: Job = request.app.state.job

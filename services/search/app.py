@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.app import service_app
+from services.common.roles import RoleLookup, started_lookup
 from services.search.api import internal, router
 from services.search.model import SearchBackend, SearchQuery
 from services.search.rebuild import ContentSource, Job, reindex_when_content_answers, start
@@ -54,8 +55,9 @@ def create_app(
 ) -> FastAPI:
     """Build the search service; tests may pass their own backend.
 
-    `content` is how reindex/reconcile reach the content service; by default an HTTP
-    client for `SEARCH_CONTENT_URL` (embedded mode passes an in-process one).
+    `content` is how reindex/reconcile reach the content service, and how the admin
+    routes learn whether the caller is a superadmin now; by default an HTTP client for
+    `SEARCH_CONTENT_URL` (embedded mode passes an in-process one).
     """
     settings = settings or SearchSettings()
     chosen = backend or make_backend(settings)
@@ -70,6 +72,9 @@ def create_app(
             )
         token = settings.content_token.get_secret_value() if settings.content_token else None
         app.state.content_source = ContentSource(client, token) if client else None
+        app.state.roles = started_lookup(
+            client, setting="SEARCH_CONTENT_URL", ttl=settings.roles_cache_seconds
+        )
         await chosen.open()
         if chosen.rebuild_needed:
             refill(app.state.job, chosen, app.state.content_source)
@@ -98,6 +103,7 @@ def create_app(
     app.state.backend = chosen
     app.state.job = Job()
     app.state.content_source = None
+    app.state.roles = RoleLookup(None, setting="SEARCH_CONTENT_URL")  # replaced at start
     app.include_router(router)
     app.include_router(internal)
     return app

@@ -23,7 +23,8 @@ class SearchSettings(ServiceSettings):
     meili_index_prefix: str = "portal"
     content_url: str | None = Field(
         default=None,
-        description="The content service, for reindex/reconcile (e.g. http://content:8000).",
+        description="The content service (e.g. http://content:8000), for reindex/reconcile "
+        "and the admin routes' check that the caller is a superadmin (503 when unset).",
     )
     content_token: SecretStr | None = Field(
         default=None, description="CONTENT_OUTBOX_TOKEN, if content requires one."

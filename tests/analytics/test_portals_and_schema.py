@@ -1,87 +1,15 @@
-"""Portals asked of the real content app (TTL cache both ways), and the migrations."""
+"""The analytics migrations (the portal directory is tested in tests/common/test_portals.py)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-import httpx
-import pytest
-from factories import make_portal
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from services.analytics.errors import ContentUnreachable
 from services.analytics.models import metadata
-from services.analytics.portals import PortalDirectory
 from services.analytics.repository import ensure_partitions
 from services.common.migrate import check, downgrade, upgrade
-
-
-class Ticking:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def counted(content_app):
-    calls: list[str] = []
-
-    async def count(request: httpx.Request) -> None:
-        calls.append(request.url.path)
-
-    transport = httpx.ASGITransport(app=content_app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://content", event_hooks={"request": [count]}
-    ) as http:
-        yield http, calls
-
-
-class TestPortalDirectory:
-    async def test_known_and_unknown_portals_are_cached(self, counted, db):
-        http, calls = counted
-        await make_portal(db, "phu-yen")
-        clock = Ticking()
-        directory = PortalDirectory(http, ttl=300, missing_ttl=30, clock=clock)
-        for _ in range(3):
-            info = await directory.get("phu-yen")
-            assert info is not None
-            assert (info.id, info.kind) == ("phu-yen", "provincial")
-            assert await directory.get("khong-co") is None
-        assert calls == ["/v1/portals/phu-yen", "/v1/portals/khong-co"]
-        clock.now += 31  # the negative entry expires first: a new portal shows up quickly
-        await make_portal(db, "khong-co")
-        assert await directory.get("khong-co") is not None
-        assert await directory.get("phu-yen") is not None
-        assert len(calls) == 3
-        clock.now += 300
-        await directory.get("phu-yen")
-        assert len(calls) == 4
-
-    async def test_content_down_uses_stale_entries_else_503(self, counted, db):
-        http, _ = counted
-        await make_portal(db, "phu-yen")
-        clock = Ticking()
-        directory = PortalDirectory(http, ttl=1, missing_ttl=1, clock=clock)
-        assert await directory.get("phu-yen") is not None
-        await http.aclose()  # content unreachable from now on
-        down = PortalDirectory(
-            httpx.AsyncClient(transport=httpx.MockTransport(_refuse), base_url="http://c"),
-            ttl=1,
-            missing_ttl=1,
-            clock=clock,
-        )
-        down._entries = directory._entries
-        clock.now += 5
-        assert await down.get("phu-yen") is not None  # stale, but content is down
-        with pytest.raises(ContentUnreachable):
-            await down.get("da-nang")
-
-
-def _refuse(request: httpx.Request) -> httpx.Response:
-    raise httpx.ConnectError("refused", request=request)
 
 
 class TestMigrations:

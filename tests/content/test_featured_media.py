@@ -86,22 +86,41 @@ async def media_connection(featured_media_engine: AsyncEngine) -> AsyncIterator[
         yield conn
 
 
+class LateApp:
+    """Content and media call each other: media's client of content is bound once content
+    is built (as gateway.embedded does)."""
+
+    app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+
+@pytest.fixture
+def content_ref() -> LateApp:
+    return LateApp()
+
+
 @pytest.fixture
 async def media_app(
-    tmp_path: Path, signing_key_pem: str, media_connection: AsyncConnection
+    tmp_path: Path, signing_key_pem: str, media_connection: AsyncConnection, content_ref: LateApp
 ) -> AsyncIterator[FastAPI]:
-    """Media verifies the tokens content issues (same key, issuer and audience)."""
+    """Media verifies the tokens content issues (same key, issuer and audience) and reads
+    the caller's current roles from it."""
     keys = tmp_path / "keys"
     keys.mkdir(exist_ok=True)
     (keys / "signing.pem").write_text(signing_key_pem)
-    app = create_media_app(
-        MediaSettings(data_dir=tmp_path),
-        database=Database.bound_to(media_connection),
-        storage=LocalStorage(tmp_path / "media"),
-        tools=AvTools(None, None),
-    )
-    async with app.router.lifespan_context(app):
-        yield app
+    transport = httpx.ASGITransport(app=content_ref)
+    async with httpx.AsyncClient(transport=transport, base_url="http://content") as to_content:
+        app = create_media_app(
+            MediaSettings(data_dir=tmp_path),
+            database=Database.bound_to(media_connection),
+            storage=LocalStorage(tmp_path / "media"),
+            tools=AvTools(None, None),
+            content=to_content,
+        )
+        async with app.router.lifespan_context(app):
+            yield app
 
 
 @pytest.fixture
@@ -113,10 +132,11 @@ async def media(media_app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 @pytest.fixture
 async def checking_app(
-    content_settings: ContentSettings, db: Database, media: httpx.AsyncClient
+    content_settings: ContentSettings, db: Database, media: httpx.AsyncClient, content_ref: LateApp
 ) -> AsyncIterator[FastAPI]:
     """The content service, asking the media service about featured images."""
     app = create_content_app(content_settings, database=db, media=media)
+    content_ref.app = app
     async with app.router.lifespan_context(app):
         yield app
 
@@ -316,10 +336,11 @@ def answer_500(request: httpx.Request) -> httpx.Response:
 
 @pytest.mark.parametrize("handler", [refuse_connection, answer_500], ids=["down", "5xx"])
 async def test_media_down_is_503_and_the_article_stays_a_draft(
-    content_settings, db, handler, media, media_app
+    content_settings, db, handler, media, media_app, content_ref
 ):
     async with failing(handler) as broken:
         app = create_content_app(content_settings, database=db, media=broken)
+        content_ref.app = app  # media reads the uploader's roles from it
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:

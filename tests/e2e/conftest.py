@@ -256,10 +256,12 @@ def platform(e2e_database: str, launcher: Launcher) -> Platform:
             "CONTENT_OUTBOX_INTERVAL": "0.2",
         }
     )
-    # Media and analytics verify tokens with content's JWKS too; content checks featured
-    # images with media and delivers events to it; analytics asks content whether a portal
-    # exists and believes X-Forwarded-For from the gateway (same host: loopback).
+    # Media and analytics verify tokens with content's JWKS too, and read the caller's
+    # current roles and which portals exist from content; content checks featured images
+    # with media and delivers events to it; analytics believes X-Forwarded-For from the
+    # gateway (same host: loopback).
     envs["media"]["MEDIA_JWKS_URL"] = urls["content"] + "/v1/auth/jwks.json"
+    envs["media"]["MEDIA_CONTENT_URL"] = urls["content"]
     envs["content"]["CONTENT_MEDIA_URL"] = urls["media"]
     envs["analytics"].update(
         {

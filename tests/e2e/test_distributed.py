@@ -369,3 +369,32 @@ class TestAnalytics:
         bots = http.get(f"/v1/analytics/portals/{portal}/bots", headers=admin)
         assert bots.status_code == 200, bots.text
         assert "crawler" in bots.text
+
+
+class TestFreshRoles:
+    def test_a_removed_member_is_refused_by_media_and_analytics_within_five_seconds(
+        self, http, newsroom, superadmin
+    ):
+        """Each service its own process: media and analytics ask content over HTTP."""
+        portal, _, people = newsroom
+        admin = token(http, *superadmin)
+        editor = people["editor"]
+        library = f"/v1/media?portal={portal}"
+        stats = f"/v1/analytics/portals/{portal}/stats"
+        assert http.get(library, headers=editor).status_code == 200
+        assert http.get(stats, headers=editor).status_code == 200
+        me = http.get("/v1/me", headers=editor).json()
+        r = http.delete(f"/v1/portals/{portal}/members/{me['id']}", headers=admin)
+        assert r.status_code == 204, r.text
+        removed_at = time.monotonic()
+        for path in (library, stats):
+            r = until(lambda p=path: http.get(p, headers=editor), lambda r: r.status_code == 403)
+            assert r.status_code == 403, f"{path}: {r.text}"
+        assert time.monotonic() - removed_at < 5.5
+        r = http.post(
+            "/v1/media",
+            data={"portal": "khong-ton-tai"},
+            files={"file": ("a.jpg", b"\xff\xd8\xff\xe0", "image/jpeg")},
+            headers=admin,
+        )
+        assert_problem(r, 404, "portal-not-found")

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pgserver
 import pytest
 from databases import migrated_database, rolled_back
@@ -136,11 +137,55 @@ def av_tools() -> AvTools:
     return AvTools(None, None)
 
 
+UNKNOWN_PORTAL = "khong-co"
+
+
+def _trusting(request: httpx.Request) -> httpx.Response:
+    token = request.headers.get("authorization", "").removeprefix("Bearer ")
+    if request.url.path == "/v1/me":
+        claims = jwt.decode(token, options={"verify_signature": False})
+        memberships = [{"portal": p, "role": r} for p, r in claims["roles"].items()]
+        return httpx.Response(
+            200,
+            json={
+                "id": claims["sub"],
+                "username": claims["name"],
+                "is_superadmin": claims["sa"],
+                "memberships": memberships,
+            },
+        )
+    portal = request.url.path.removeprefix("/v1/portals/")
+    if portal == UNKNOWN_PORTAL:
+        return httpx.Response(404)
+    return httpx.Response(200, json={"id": portal, "name": portal, "kind": "provincial"})
+
+
+@pytest.fixture
+async def trusting_content() -> AsyncIterator[httpx.AsyncClient]:
+    """A stand-in for the content service in media's own tests: `/v1/me` answers with the
+    roles inside the token (the tokens here name users no content database holds), and
+    every portal but `khong-co` exists. Roles read fresh from the real content service
+    are tested in tests/test_fresh_roles.py."""
+    transport = httpx.MockTransport(_trusting)
+    async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:
+        yield http
+
+
 @pytest.fixture
 async def media_app(
-    media_settings: MediaSettings, media_db: Database, storage: Storage, av_tools: AvTools
+    media_settings: MediaSettings,
+    media_db: Database,
+    storage: Storage,
+    av_tools: AvTools,
+    trusting_content: httpx.AsyncClient,
 ) -> AsyncIterator[FastAPI]:
-    app = create_app(media_settings, database=media_db, storage=storage, tools=av_tools)
+    app = create_app(
+        media_settings,
+        database=media_db,
+        storage=storage,
+        tools=av_tools,
+        content=trusting_content,
+    )
     async with app.router.lifespan_context(app):
         yield app
 

@@ -23,8 +23,14 @@ needs_ffmpeg = pytest.mark.skipif(
 
 
 @pytest.fixture
-async def api_with_ffmpeg(media_settings, media_db, storage):
-    app = create_app(media_settings, database=media_db, storage=storage, tools=AvTools.find())
+async def api_with_ffmpeg(media_settings, media_db, storage, trusting_content):
+    app = create_app(
+        media_settings,
+        database=media_db,
+        storage=storage,
+        tools=AvTools.find(),
+        content=trusting_content,
+    )
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:

@@ -4,15 +4,19 @@ it streams and leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
+import jwt
 import pytest
 from media_samples import fixture, image
 
@@ -29,8 +33,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+class _TrustingContent(BaseHTTPRequestHandler):
+    """Content's `/v1/me` for the media process: the roles inside the token (the token
+    names a user no content database holds; fresh roles are tested in test_fresh_roles)."""
+
+    def do_GET(self) -> None:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        claims = jwt.decode(token, options={"verify_signature": False})
+        body = json.dumps(
+            {
+                "id": claims["sub"],
+                "username": claims["name"],
+                "is_superadmin": claims["sa"],
+                "memberships": [{"portal": p, "role": r} for p, r in claims["roles"].items()],
+            }
+        ).encode()
+        self.send_response(200 if self.path == "/v1/me" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory, signing_key_pem):
+def content_url():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TrustingContent)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, signing_key_pem, content_url):
     data_dir = tmp_path_factory.mktemp("media-process")
     (data_dir / "keys").mkdir()
     (data_dir / "keys" / "signing.pem").write_text(signing_key_pem)
@@ -40,6 +81,7 @@ def served(tmp_path_factory, signing_key_pem):
     env = {
         **os.environ,
         "MEDIA_DATA_DIR": str(data_dir),
+        "MEDIA_CONTENT_URL": content_url,
         "MEDIA_MAX_IMAGE_BYTES": str(2 * 1024 * 1024),
         "LOG_LEVEL": "WARNING",
     }

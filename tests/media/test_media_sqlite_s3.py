@@ -21,9 +21,9 @@ from services.media.settings import MediaSettings
 
 
 @pytest.fixture
-async def sqlite_api(media_settings):
+async def sqlite_api(media_settings, trusting_content):
     upgrade("media", media_settings.resolved_database_url())
-    app = create_app(media_settings, tools=AvTools(None, None))
+    app = create_app(media_settings, tools=AvTools(None, None), content=trusting_content)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:
@@ -80,7 +80,7 @@ class TestEmbeddedSqlite:
 
 
 @pytest.fixture
-async def s3_api(media_settings, moto_endpoint):
+async def s3_api(media_settings, moto_endpoint, trusting_content):
     settings = media_settings.model_copy(
         update={
             "storage": "s3",
@@ -92,7 +92,7 @@ async def s3_api(media_settings, moto_endpoint):
         }
     )
     upgrade("media", settings.resolved_database_url())
-    app = create_app(settings, tools=AvTools(None, None))
+    app = create_app(settings, tools=AvTools(None, None), content=trusting_content)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://media") as http:

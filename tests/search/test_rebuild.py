@@ -15,6 +15,7 @@ from factories import (
     make_user,
 )
 
+from services.common.roles import RoleLookup
 from services.common.security import TokenVerifier
 from services.search.app import create_app as create_search
 from services.search.backends.embedded import EmbeddedBackend
@@ -44,6 +45,10 @@ async def platform(content_app, db, tmp_path):
         issuer=issuer.issuer, audience=issuer.audience, keys=issuer.jwks()
     )
     async with search.router.lifespan_context(search):
+        # Content runs on the test's one connection, which two requests at once cannot
+        # share: the caller's roles, read once, are kept for the whole test (a clock that
+        # stands still), so polling a job never queries content while the job reads it.
+        search.state.roles = RoleLookup(to_content, setting="SEARCH_CONTENT_URL", clock=lambda: 0.0)
         search_client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=search), base_url="http://search"
         )
