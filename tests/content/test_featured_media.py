@@ -523,13 +523,14 @@ async def test_a_body_linking_too_many_media_is_refused(content, newsroom):
 
 
 async def test_the_reported_attack_end_to_end_the_asset_stays_private_and_deletable(
-    content_settings, db, media, media_connection
+    content_settings, db, media, media_connection, content_ref
 ):
     """Finding 3 as it was found: a ha-noi article, published by a content service that
     does not check media (or before the body check), links a phu-yen draft asset in its
     body; content's outbox delivers the event to media for real. The asset must stay a
     draft: 404 to anyone else, `private` for its members, and deletable by its admin."""
     app = create_content_app(content_settings, database=db)  # no media check
+    content_ref.app = app  # media reads the callers' roles from it
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://content") as http:

@@ -247,14 +247,14 @@ class TestPortalBeforeFile:
         """Membership may come from content over HTTP; the check is awaited then."""
         from services.media import service
 
-        sync_check = service.check_uploader
+        async_check = service.check_upload_target
         asked = []
 
-        async def check_with_content(principal, portal):
+        async def check_with_content(ctx, principal, portal):
             asked.append(portal)
-            sync_check(principal, portal)
+            await async_check(ctx, principal, portal)
 
-        monkeypatch.setattr(service, "check_uploader", check_with_content)
+        monkeypatch.setattr(service, "check_upload_target", check_with_content)
         body, sent = form(portal_first=True, file_bytes=4 * MB)
         r = await api.post(
             "/v1/media",
