@@ -17,6 +17,7 @@ from fastapi import FastAPI
 
 from services.common.app import service_app
 from services.common.db import Database
+from services.common.limits import ITEM_JSON_BYTES, BodyRoute, MiB
 from services.common.migrate import upgrade
 from services.media.av import AvTools
 from services.media.router import internal, router
@@ -96,6 +97,12 @@ def create_app(
         readiness={"database": database_ready, "storage": storage_ready},
         openapi_tags=[{"name": "media", "description": "Images, video, audio and documents."}],
         settings=settings,
+        body_routes=[
+            # The largest file of any kind, with room for the form's other fields; the
+            # file's own kind limit applies as it streams (upload.py).
+            BodyRoute("POST", "/v1/media", settings.max_any_bytes + MiB),
+            BodyRoute("*", "/internal/", ITEM_JSON_BYTES),
+        ],
     )
     app.state.media = context
     app.include_router(router)
