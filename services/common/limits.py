@@ -141,11 +141,12 @@ class BodyGuard:
         received = 0
         checked_caller = False
         refusal: ProblemError | None = None
+        failure: Exception | None = None  # a bug while checking the caller: a 500, as anywhere
         started = False
 
         async def guarded_receive() -> Message:
-            nonlocal received, checked_caller, refusal
-            if refusal is not None:
+            nonlocal received, checked_caller, refusal, failure
+            if refusal is not None or failure is not None:
                 raise _Refused
             if not checked_caller:
                 checked_caller = True
@@ -154,6 +155,9 @@ class BodyGuard:
                         await require_principal(await optional_principal(Request(scope)))
                     except ProblemError as exc:
                         refusal = exc
+                        raise _Refused from exc
+                    except Exception as exc:
+                        failure = exc
                         raise _Refused from exc
             message = await receive()
             if message["type"] == "http.request":
@@ -165,7 +169,7 @@ class BodyGuard:
 
         async def guarded_send(message: Message) -> None:
             nonlocal started
-            if refusal is not None and not started:
+            if (refusal is not None or failure is not None) and not started:
                 return  # the application's answer to a refused body; the guard answers
             if message["type"] == "http.response.start":
                 started = True
@@ -174,8 +178,10 @@ class BodyGuard:
         try:
             await self.app(scope, guarded_receive, guarded_send)
         except Exception:
-            if refusal is None or started:
+            if (refusal is None and failure is None) or started:
                 raise
+        if failure is not None and not started:
+            raise failure
         if refusal is not None and not started:
             await render_problem(Request(scope), refusal)(scope, receive, send)
 
