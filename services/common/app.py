@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.common.docs import install_docs
-from services.common.limits import BodyGuard, BodyRoute, RequestLimits
+from services.common.limits import BodyGuard, BodyRoute, RequestLimits, document_guards
 from services.common.observability import (
     Metrics,
     MetricsAccess,
@@ -80,6 +80,7 @@ def service_app(
     )
     limits = limits or RequestLimits()
     app.add_middleware(BodyGuard, default=limits.max_json_bytes, routes=body_routes)
+    document_guards(app)
     if response_cache is not None:
         app.state.response_cache = response_cache
         app.add_middleware(

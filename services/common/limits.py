@@ -29,8 +29,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi import FastAPI
 from fastapi.dependencies.models import Dependant
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.requests import Request
@@ -184,6 +185,56 @@ class BodyGuard:
             raise failure
         if refusal is not None and not started:
             await render_problem(Request(scope), refusal)(scope, receive, send)
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "properties": {
+            name: {"type": kind}
+            for name, kind in (
+                ("type", "string"),
+                ("title", "string"),
+                ("status", "integer"),
+                ("detail", "string"),
+                ("request_id", "string"),
+            )
+        },
+    }
+    return {"description": description, "content": {"application/problem+json": {"schema": schema}}}
+
+
+_DOCUMENTED = {
+    "401": _problem("No valid token; checked before the body is read (`unauthorized`)."),
+    "413": _problem("The body is over the limit of its route class (`payload-too-large`)."),
+}
+
+
+def document_guards(app: FastAPI) -> None:
+    """Declare in `app`'s OpenAPI document what `BodyGuard` answers: 401 on each operation
+    that needs a signed-in caller, 413 on each that takes a body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = build()
+        for context in iter_route_contexts(app.routes):
+            route = context.original_route
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            for method in context.methods or ():
+                operation = document["paths"].get(context.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                responses = operation.setdefault("responses", {})
+                if needs_principal(route):
+                    responses.setdefault("401", _DOCUMENTED["401"])
+                if "requestBody" in operation:
+                    responses.setdefault("413", _DOCUMENTED["413"])
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _content_length(scope: Scope) -> int | None:
