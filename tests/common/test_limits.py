@@ -238,3 +238,15 @@ class TestMetricsAccess:
     async def test_the_token_is_read_from_the_environment(self, monkeypatch):
         monkeypatch.setenv("PORTAL_METRICS_TOKEN", "from-env")
         assert MetricsAccess.from_env() == MetricsAccess(SecretStr("from-env"))
+
+
+class TestOpenApi:
+    async def test_the_guards_answers_are_documented(self):
+        async with client(make_app()) as http:
+            paths = (await http.get("/v1/openapi.json")).json()["paths"]
+        assert {"401", "413", "422"} <= set(paths["/v1/notes"]["post"]["responses"])
+        open_note = paths["/v1/notes/open"]["post"]["responses"]
+        assert "413" in open_note
+        assert "401" not in open_note
+        problem = open_note["413"]["content"]["application/problem+json"]
+        assert problem["schema"]["properties"]["status"] == {"type": "integer"}
