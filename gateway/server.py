@@ -17,7 +17,9 @@ settings of `services.common.limits.RequestLimits` (`PORTAL_*`):
   end of its headers; a client that takes longer is disconnected;
 - `PORTAL_BODY_TIMEOUT` (30 s): the longest pause between two pieces of a request body while
   the server waits for it (not while the application is busy); after it, the connection is
-  closed and the application sees the client gone.
+  closed and the application sees the client gone. Also how long the rest of a body is
+  discarded once the application has answered without reading it (a 401, a 413): uvicorn
+  would go on discarding an endless chunked body for as long as it kept coming.
 
 These are the reverse proxy's `large_client_header_buffers`, `client_header_timeout` and
 `client_body_timeout` (see docs/running.md); the body's size is the application's business
@@ -83,6 +85,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.head_refused = False
         self.head_timer: asyncio.TimerHandle | None = None
         self.body_timer: asyncio.TimerHandle | None = None
+        self.body_done = True  # the current request's body has all arrived
+        self.linger_timer: asyncio.TimerHandle | None = None
 
     # Connection
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
@@ -116,6 +120,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.reading_head = True
+        self.body_done = False
         if self.head_timer is None:
             self._arm_head_timer()
 
@@ -137,10 +142,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm_body_timer()
 
     def on_message_complete(self) -> None:
-        if self.body_timer is not None:
-            self.body_timer.cancel()
-            self.body_timer = None
+        self.body_done = True
+        for timer in (self.body_timer, self.linger_timer):
+            if timer is not None:
+                timer.cancel()
+        self.body_timer = self.linger_timer = None
         super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.body_done and not self.transport.is_closing():
+            # Answered before the body was read (a 401, a 413): what still comes is
+            # discarded, for a while so the client can read the answer, then we hang up.
+            self.linger_timer = self.loop.call_later(self.limits.body_timeout, self._stop_lingering)
 
     # Timers
     def _arm_head_timer(self) -> None:
@@ -152,10 +166,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.body_timer = self.loop.call_later(self.limits.body_timeout, self._body_timed_out)
 
     def _cancel_timers(self) -> None:
-        for timer in (self.head_timer, self.body_timer):
+        for timer in (self.head_timer, self.body_timer, self.linger_timer):
             if timer is not None:
                 timer.cancel()
-        self.head_timer = self.body_timer = None
+        self.head_timer = self.body_timer = self.linger_timer = None
+
+    def _stop_lingering(self) -> None:
+        self.linger_timer = None
+        if not self.transport.is_closing():
+            self.transport.close()
 
     def _head_timed_out(self) -> None:
         self.head_timer = None

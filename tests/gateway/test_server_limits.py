@@ -242,3 +242,31 @@ class TestRequestBody:
         answer = _answer(sock)
         sock.close()
         assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+
+    def test_an_endless_body_after_the_answer_is_cut_off(self, served):
+        sock = served.connect()
+        sock.sendall(
+            b"POST /internal/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
+        chunk = b"%x\r\n%s\r\n" % (64 * 1024, b" " * 64 * 1024)
+        sock.settimeout(0.05)
+        answer = b""
+        closed = False
+        deadline = time.monotonic() + 10  # it would go on for ever without the cut
+        while time.monotonic() < deadline:
+            try:
+                sock.sendall(chunk)
+                data = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+            if answer and data == b"":
+                closed = True
+                break
+            answer += data
+        sock.close()
+        assert answer.startswith(b"HTTP/1.1 413 "), answer[:300]
+        assert closed, "the server went on discarding the body"
