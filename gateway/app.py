@@ -30,7 +30,7 @@ from gateway.settings import SERVICES, GatewaySettings
 from services.common.docs import ASSETS, install_docs
 from services.common.errors import NotFound, ProblemError
 from services.common.i18n import Msg, negotiate_language
-from services.common.limits import BodyGuard, RequestLimits
+from services.common.limits import ITEM_JSON_BYTES, BodyGuard, BodyRoute, RequestLimits
 from services.common.observability import Metrics, MetricsAccess, RequestContextMiddleware
 from services.common.problems import (
     ProblemResponse,
@@ -141,9 +141,6 @@ def create_app(
     )
     metrics = Metrics("gateway")
     install_problem_handlers(own)
-    # The gateway's own routes read no body; a service mounted in-process guards its own
-    # (with its route classes), and one over HTTP gets the body streamed, never held here.
-    own.add_middleware(BodyGuard, default=limits.max_json_bytes)
     own.state.settings = settings
     own.state.upstreams = upstreams
 
@@ -209,6 +206,18 @@ def create_app(
         )
 
     app: ASGIApp = Dispatcher(own, upstreams)
+    # The services' body classes, at the public entry: a service over HTTP answers a body
+    # it refuses only once the gateway has streamed all of it (httpx sends the whole
+    # request before it reads the answer), so the gateway stops it here. A service
+    # mounted in-process also applies its own (the same limits).
+    app = BodyGuard(
+        app,
+        default=limits.max_json_bytes,
+        routes=[
+            BodyRoute("*", "/v1/portals/", ITEM_JSON_BYTES),
+            BodyRoute("POST", "/v1/media", settings.max_upload_bytes),
+        ],
+    )
     app = ProblemCORSMiddleware(
         app,
         allow_origins=settings.cors_origins,
