@@ -30,7 +30,8 @@ from gateway.settings import SERVICES, GatewaySettings
 from services.common.docs import ASSETS, install_docs
 from services.common.errors import NotFound, ProblemError
 from services.common.i18n import Msg, negotiate_language
-from services.common.observability import Metrics, RequestContextMiddleware
+from services.common.limits import ITEM_JSON_BYTES, BodyGuard, BodyRoute, RequestLimits
+from services.common.observability import Metrics, MetricsAccess, RequestContextMiddleware
 from services.common.problems import (
     ProblemResponse,
     install_problem_handlers,
@@ -89,9 +90,16 @@ def create_app(
     settings: GatewaySettings | None = None,
     *,
     services: dict[str, FastAPI] | None = None,
+    limits: RequestLimits | None = None,
+    metrics_access: MetricsAccess | None = None,
 ) -> ASGIApp:
-    """The gateway; `services` are apps mounted in-process (embedded mode)."""
+    """The gateway; `services` are apps mounted in-process (embedded mode).
+
+    `limits` and `metrics_access` are read from the environment (`PORTAL_*`) when not given.
+    """
     settings = settings or GatewaySettings()
+    limits = limits or RequestLimits()
+    metrics_access = metrics_access or MetricsAccess.from_env()
     mounted = dict(services or {})
 
     def new_client() -> httpx.AsyncClient:
@@ -160,8 +168,9 @@ def create_app(
         return {"status": "ok", "checks": checks}
 
     @own.api_route("/metrics", methods=["GET", "HEAD"], include_in_schema=False)
-    async def metrics_endpoint() -> Response:
+    async def metrics_endpoint(request: Request) -> Response:
         """Prometheus metrics of the gateway and of the services mounted in this process."""
+        metrics_access.check(request)
         registries = [metrics.registry, *(app.state.metrics.registry for app in mounted.values())]
         return Response(_exposition(registries), media_type=CONTENT_TYPE_LATEST)
 
@@ -197,6 +206,18 @@ def create_app(
         )
 
     app: ASGIApp = Dispatcher(own, upstreams)
+    # The services' body classes, at the public entry: a service over HTTP answers a body
+    # it refuses only once the gateway has streamed all of it (httpx sends the whole
+    # request before it reads the answer), so the gateway stops it here. A service
+    # mounted in-process also applies its own (the same limits).
+    app = BodyGuard(
+        app,
+        default=limits.max_json_bytes,
+        routes=[
+            BodyRoute("*", "/v1/portals/", ITEM_JSON_BYTES),
+            BodyRoute("POST", "/v1/media", settings.max_upload_bytes),
+        ],
+    )
     app = ProblemCORSMiddleware(
         app,
         allow_origins=settings.cors_origins,

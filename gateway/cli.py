@@ -20,6 +20,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from gateway import server
 from gateway.settings import SERVICES
 from services.common.observability import configure_logging
 
@@ -128,7 +129,7 @@ def dev(
     configure_logging(os.environ.get("LOG_LEVEL", "INFO"), os.environ.get("LOG_FORMAT", "text"))
     app = embedded_gateway(data_dir)
     console.print(f"[bold green]Portal Platform[/] on http://{host}:{port}  (docs: /docs)")
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, http=server.PROTOCOL)
 
 
 @cli.command()
@@ -162,6 +163,7 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=False,
+        http=server.PROTOCOL,
     )
 
 

@@ -10,6 +10,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SERVICES = ("content", "search", "media", "analytics")
+MiB = 1024 * 1024
 
 
 class GatewaySettings(BaseSettings):
@@ -21,6 +22,11 @@ class GatewaySettings(BaseSettings):
     analytics_url: str | None = None
     connect_timeout: float = Field(default=3.0, description="Seconds to connect upstream.")
     read_timeout: float = Field(default=30.0, description="Seconds to wait for upstream bytes.")
+    max_upload_bytes: int = Field(
+        default=2049 * MiB,
+        ge=MiB,
+        description="Largest body of POST /v1/media: media's largest MEDIA_MAX_*_BYTES + 1 MiB.",
+    )
     cors_origins: list[str] = Field(
         default_factory=lambda: ["*"],
         description="Origins allowed by CORS; tokens travel in headers, never cookies.",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from services.common.docs import install_docs
+from services.common.limits import BodyGuard, BodyRoute, RequestLimits, document_guards
 from services.common.observability import (
     Metrics,
+    MetricsAccess,
     ReadinessCheck,
     RequestContextMiddleware,
     health_router,
@@ -34,11 +36,16 @@ def service_app(
     response_cache: ResponseCache | None = None,
     cache_prefix: str = "/v1/",
     settings: ServiceSettings | None = None,
+    body_routes: Sequence[BodyRoute] = (),
+    limits: RequestLimits | None = None,
+    metrics_access: MetricsAccess | None = None,
 ) -> FastAPI:
     """A FastAPI app with problem details, request ids, metrics and health endpoints.
 
     With `settings`, the app also keeps them in `app.state.settings` and checks tokens
-    with the key set they point at (`app.state.verifier`).
+    with the key set they point at (`app.state.verifier`). Request bodies are limited to
+    `limits.max_json_bytes` except on the service's own `body_routes` (see `limits.py`);
+    `limits` and `metrics_access` are read from the environment (`PORTAL_*`) when not given.
     """
 
     @asynccontextmanager
@@ -68,7 +75,12 @@ def service_app(
         )
     install_problem_handlers(app)
     install_docs(app, openapi_url="/v1/openapi.json", title=title)
-    app.include_router(health_router(metrics, readiness or {}))
+    app.include_router(
+        health_router(metrics, readiness or {}, access=metrics_access or MetricsAccess.from_env())
+    )
+    limits = limits or RequestLimits()
+    app.add_middleware(BodyGuard, default=limits.max_json_bytes, routes=body_routes)
+    document_guards(app)
     if response_cache is not None:
         app.state.response_cache = response_cache
         app.add_middleware(

@@ -2,21 +2,28 @@
 
 Everything here is pure ASGI or a plain router so it costs little on the hot path:
 `RequestContextMiddleware` keeps an incoming `X-Request-ID` (or makes one), echoes it on
-the response, times the request into a histogram and writes one JSON access log line.
+the response with `X-Content-Type-Options: nosniff`, times the request into a histogram and
+writes one JSON access log line.
+
+`/metrics` is not public (`MetricsAccess`): with `PORTAL_METRICS_TOKEN` set, a scraper sends
+it as a bearer token; without one, only loopback peers may read it.
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import json
 import logging
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -24,11 +31,17 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.errors import Forbidden, Unauthorized
+from services.common.i18n import Msg
 from services.common.problems import ProblemResponse, problem_body
 
 REQUEST_ID_HEADER = b"x-request-id"
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+_OWN_HEADERS = {REQUEST_ID_HEADER, NOSNIFF[0]}
 access_log = logging.getLogger("portal.access")
 
 
@@ -110,9 +123,12 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER
+                    (k, v) for k, v in message.get("headers", []) if k.lower() not in _OWN_HEADERS
                 ]
                 headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                # Browsers must take every answer for the type it declares (a JSON body or
+                # an uploaded file is never sniffed into HTML or script).
+                headers.append(NOSNIFF)
                 message["headers"] = headers
             await send(message)
 
@@ -153,10 +169,61 @@ def _route_template(scope: Scope) -> str:
     return str(path) if path else "unmatched"
 
 
+class MetricsSettings(BaseSettings):
+    """`PORTAL_METRICS_TOKEN`, the same for every service and the gateway."""
+
+    model_config = SettingsConfigDict(env_prefix="PORTAL_", extra="ignore")
+
+    metrics_token: SecretStr | None = None
+
+
+_METRICS_TOKEN = Msg(
+    "Trang /metrics cần mã truy cập: gửi 'Authorization: Bearer <PORTAL_METRICS_TOKEN>'.",
+    "/metrics needs its token: send 'Authorization: Bearer <PORTAL_METRICS_TOKEN>'.",
+)
+_METRICS_LOOPBACK = Msg(
+    "Trang /metrics chỉ mở cho máy nội bộ; đặt PORTAL_METRICS_TOKEN để Prometheus đọc từ xa.",
+    "/metrics answers only on loopback; set PORTAL_METRICS_TOKEN for a remote Prometheus.",
+)
+
+
+@dataclass(frozen=True)
+class MetricsAccess:
+    """Who may read `/metrics`: a scraper sending the token, or, without a token, loopback."""
+
+    token: SecretStr | None = None
+
+    @classmethod
+    def from_env(cls) -> MetricsAccess:
+        return cls(MetricsSettings().metrics_token)
+
+    def check(self, request: Request) -> None:
+        """401 without the configured token, 403 from a remote peer when none is set."""
+        if self.token is not None:
+            scheme, _, sent = request.headers.get("authorization", "").partition(" ")
+            expected = self.token.get_secret_value().encode()
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                sent.strip().encode(), expected
+            ):
+                raise Unauthorized(_METRICS_TOKEN)
+            return
+        if not _is_loopback(request.client.host if request.client else None):
+            raise Forbidden(_METRICS_LOOPBACK)
+
+
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
-def health_router(metrics: Metrics, checks: dict[str, ReadinessCheck]) -> APIRouter:
+def health_router(
+    metrics: Metrics, checks: dict[str, ReadinessCheck], *, access: MetricsAccess
+) -> APIRouter:
     """`/healthz` (the process answers), `/readyz` (its dependencies answer), `/metrics`."""
     router = APIRouter(tags=["operations"])
 
@@ -189,8 +256,9 @@ def health_router(metrics: Metrics, checks: dict[str, ReadinessCheck]) -> APIRou
         return {"status": "ok", "checks": results}
 
     @router.get("/metrics", operation_id="metrics", include_in_schema=False)
-    async def metrics_endpoint() -> Response:
-        """Prometheus metrics of this process."""
+    async def metrics_endpoint(request: Request) -> Response:
+        """Prometheus metrics of this process (token or loopback, see `MetricsAccess`)."""
+        access.check(request)
         return metrics.render()
 
     return router

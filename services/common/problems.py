@@ -136,6 +136,12 @@ _PYDANTIC_MESSAGES: dict[str, Msg] = {
     "less_than_equal": Msg("Phải nhỏ hơn hoặc bằng {le}.", "Must be at most {le}."),
     "url_parsing": Msg("Địa chỉ URL không hợp lệ.", "Invalid URL."),
     "url_scheme": Msg("Địa chỉ URL phải dùng http hoặc https.", "The URL must use http(s)."),
+    "link_scheme": Msg(
+        "Liên kết chỉ được dùng http:// hoặc https://; tên nguồn không được bắt đầu bằng "
+        "'chữ:' (như 'javascript:').",
+        "A link may only use http:// or https://; a name cannot start with 'word:' "
+        "(such as 'javascript:').",
+    ),
 }
 
 
@@ -239,6 +245,8 @@ async def _bug_handler(request: Request, exc: Exception) -> ProblemResponse:
             request_id=rid,
         ),
         status_code=500,
+        # Sent from outside the request-context middleware, which adds it to every other answer.
+        headers={"X-Content-Type-Options": "nosniff"},
     )
 
 

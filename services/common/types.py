@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AnyHttpUrl, AwareDatetime, StringConstraints, UrlConstraints
+from pydantic_core import PydanticCustomError
 
 
 def _nfc(value: str) -> str:
@@ -41,3 +43,30 @@ UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 
 UtcQueryDatetime = Annotated[datetime, AfterValidator(_utc)]
 """A time in a query string, converted to UTC; one without a zone is taken as UTC."""
+
+
+HttpUrl = Annotated[AnyHttpUrl, UrlConstraints(max_length=2048)]
+"""A link stored for others to follow: absolute `http://` or `https://` only (any case), so
+`javascript:`, `data:`, `vbscript:` and relative references are a 422 (`url_scheme`,
+`url_parsing`)."""
+
+# What a browser takes for a URL's scheme (WHATWG URL): leading controls and spaces are
+# dropped and tabs and newlines removed anywhere, so "\tjava\nscript:" is "javascript:".
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-]*):")
+_C0_AND_SPACE = "".join(chr(c) for c in range(0x21))
+
+
+def _no_foreign_scheme(value: str) -> str:
+    probe = re.sub(r"[\t\n\r]", "", value).lstrip(_C0_AND_SPACE)
+    found = _SCHEME.match(probe)
+    if found and found.group(1).lower() not in ("http", "https"):
+        raise PydanticCustomError(
+            "link_scheme", "a link must use http or https; a name cannot start with 'word:'"
+        )
+    return value
+
+
+TextOrHttpLink = Annotated[NfcLine, AfterValidator(_no_foreign_scheme)]
+"""A one-line text that a page may show as a link when it is one (an article's `source`:
+"BHXH Phú Yên" or "https://baophuyen.vn/..."): when it starts with a scheme, the scheme is
+http or https."""

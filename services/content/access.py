@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends
 from sqlalchemy import select
 
-from services.common.deps import OptionalPrincipalDep, SessionDep
+from services.common.deps import OptionalPrincipalDep, PrincipalDep, SessionDep
 from services.common.errors import Forbidden, NotFound, Unauthorized
 from services.common.i18n import Msg
 from services.common.security import Principal
@@ -112,6 +112,15 @@ async def get_access(session: SessionDep, principal: OptionalPrincipalDep) -> Ac
 
 
 AccessDep = Annotated[Access, Depends(get_access)]
+
+
+async def get_signed_in_access(session: SessionDep, principal: PrincipalDep) -> Access:
+    """The caller of an operation that needs one: depending on `require_principal` makes
+    a missing or bad token a 401 before the body is read (`services.common.limits`)."""
+    return await load_access(session, principal)
+
+
+SignedInAccessDep = Annotated[Access, Depends(get_signed_in_access)]
 
 
 def portal_not_found(portal: str) -> NotFound:

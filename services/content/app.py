@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from services.common.app import service_app
 from services.common.db import Database
+from services.common.limits import ITEM_JSON_BYTES, BodyRoute
 from services.common.outbox import HttpSubscriber, OutboxRelay, Subscriber
 from services.common.response_cache import ResponseCache
 from services.common.security import (
@@ -119,6 +120,7 @@ def create_app(
         openapi_tags=TAGS,
         response_cache=cache,
         cache_prefix="/v1/portals",
+        body_routes=[BodyRoute("*", "/v1/portals/", ITEM_JSON_BYTES)],
     )
     app.state.settings = settings
     app.state.issuer = issuer

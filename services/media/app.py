@@ -18,6 +18,7 @@ from fastapi import FastAPI
 
 from services.common.app import service_app
 from services.common.db import Database
+from services.common.limits import ITEM_JSON_BYTES, BodyRoute, MiB
 from services.common.migrate import upgrade
 from services.common.portals import PortalDirectory
 from services.common.roles import RoleLookup, started_lookup
@@ -118,6 +119,12 @@ def create_app(
         readiness={"database": database_ready, "storage": storage_ready},
         openapi_tags=[{"name": "media", "description": "Images, video, audio and documents."}],
         settings=settings,
+        body_routes=[
+            # The largest file of any kind, with room for the form's other fields; the
+            # file's own kind limit applies as it streams (upload.py).
+            BodyRoute("POST", "/v1/media", settings.max_any_bytes + MiB),
+            BodyRoute("*", "/internal/", ITEM_JSON_BYTES),
+        ],
     )
     app.state.media = context
     app.state.roles = RoleLookup(None, setting="MEDIA_CONTENT_URL")  # replaced at start

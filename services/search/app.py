@@ -15,6 +15,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.common.app import service_app
+from services.common.limits import ITEM_JSON_BYTES, BodyRoute
 from services.common.roles import RoleLookup, started_lookup
 from services.search.api import internal, router
 from services.search.model import SearchBackend, SearchQuery
@@ -99,6 +100,7 @@ def create_app(
         readiness={"index": index_ready},
         openapi_tags=[{"name": "search", "description": "Search and suggestions."}],
         settings=settings,
+        body_routes=[BodyRoute("*", "/internal/", ITEM_JSON_BYTES)],
     )
     app.state.backend = chosen
     app.state.job = Job()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from factories import make_category, make_portal, make_user
 from fastapi import FastAPI
+from pydantic import SecretStr
 from starlette.types import ASGIApp
 
 from gateway.app import create_app as create_gateway
@@ -22,6 +23,7 @@ from gateway.settings import GatewaySettings
 from services.analytics.app import create_app as create_analytics_app
 from services.analytics.settings import AnalyticsSettings
 from services.common.db import Database
+from services.common.observability import MetricsAccess
 from services.content.app import create_app as create_content_app
 from services.content.settings import ContentSettings
 from services.media.app import create_app as create_media_app
@@ -48,10 +50,15 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
     """Build embedded gateways (running their lifespan) with the given settings and services."""
     async with AsyncExitStack() as stack:
 
-        async def make(services: dict[str, FastAPI], **settings: object) -> ASGIApp:
+        async def make(
+            services: dict[str, FastAPI],
+            metrics_access: MetricsAccess | None = None,
+            **settings: object,
+        ) -> ASGIApp:
             app = create_gateway(
                 GatewaySettings(**settings),
                 services=services,
+                metrics_access=metrics_access,
             )
             own = app.own
             await stack.enter_async_context(own.router.lifespan_context(own))
@@ -62,7 +69,10 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[MakeGateway]:
 
 @pytest.fixture
 async def gateway(make_gateway: MakeGateway, services: dict[str, FastAPI]) -> ASGIApp:
-    return await make_gateway(services)
+    """The embedded gateway; Prometheus reads its /metrics with `test-scrape-token`."""
+    return await make_gateway(
+        services, metrics_access=MetricsAccess(SecretStr("test-scrape-token"))
+    )
 
 
 @pytest.fixture

@@ -17,10 +17,12 @@ from factories import good_article
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.common.app import service_app
+from services.common.observability import MetricsAccess
 
 pytestmark = pytest.mark.postgres
 
 EN = {"Accept-Language": "en"}
+SCRAPER = {"Authorization": "Bearer test-scrape-token"}  # the `gateway` fixture's token
 ORIGIN = "https://phuyen.baohiemxahoi.gov.vn"
 
 
@@ -294,7 +296,7 @@ class TestMetrics:
     async def test_prometheus_text_for_gateway_and_services(self, gw, newsroom):
         assert (await gw.get("/v1/portals")).status_code == 200
         assert (await gw.get("/nope")).status_code == 404
-        r = await gw.get("/metrics")
+        r = await gw.get("/metrics", headers=SCRAPER)
         assert r.status_code == 200
         assert r.headers["content-type"].startswith("text/plain; version=")
         # One family per name: a scraper rejects a second TYPE line for the same metric.
@@ -315,7 +317,19 @@ class TestMetrics:
         }
 
     async def test_head_is_allowed(self, gw):
-        assert (await gw.head("/metrics")).status_code == 200
+        assert (await gw.head("/metrics", headers=SCRAPER)).status_code == 200
+
+    async def test_a_wrong_token_is_401(self, gw):
+        r = await gw.get("/metrics", headers={"Authorization": "Bearer guess"})
+        assert_problem(r, 401, "unauthorized")
+        assert "http_requests_total" not in r.text
+
+    async def test_without_a_token_loopback_only(self, make_gateway, services):
+        app = await make_gateway(services, metrics_access=MetricsAccess())
+        for peer, status in ((("203.0.113.9", 50123), 403), (("127.0.0.1", 50123), 200)):
+            transport = httpx.ASGITransport(app=app, client=peer)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
+                assert (await http.get("/metrics")).status_code == status
 
 
 class TestProblemsPassThrough:

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp
 
 from gateway.app import create_app as create_gateway
 from gateway.settings import GatewaySettings
+from services.common.limits import RequestLimits
 
 CHUNK = 64 * 1024
 LARGE_CHUNKS = 80  # 5 MiB
@@ -208,8 +209,11 @@ def serve() -> Iterator:
         server.stop()
 
 
-def gateway_to(tmp: Path, **settings) -> ASGIApp:
-    return create_gateway(GatewaySettings(**settings))
+def gateway_to(tmp: Path, limits: RequestLimits | None = None, **settings) -> ASGIApp:
+    # Bodies of up to 8 MiB anywhere: the stand-in upstream echoes large ones.
+    return create_gateway(
+        GatewaySettings(**settings), limits=limits or RequestLimits(max_json_bytes=8 * 1024 * 1024)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -350,6 +354,33 @@ class TestForwardRequest:
         echo = r.json()
         assert echo["length"] == sum(len(p) for p in parts)
         assert echo["sha256"] == hashlib.sha256(b"".join(parts)).hexdigest()
+
+
+class TestBodyLimit:
+    """The gateway refuses a body over its class before streaming it on: an upstream over
+    HTTP could only answer once httpx had sent it all."""
+
+    @pytest.fixture
+    def small(self, serve, upstream, tmp_path) -> Iterator[httpx.Client]:
+        limits = RequestLimits(max_json_bytes=64 * 1024)
+        app = gateway_to(tmp_path, limits, content_url=upstream.url)
+        with httpx.Client(base_url=serve(app).url, timeout=20) as client:
+            yield client
+
+    def test_a_chunked_body_is_cut_off_at_the_gateway(self, small):
+        ten_megabytes = (chunk(i) for i in range(160))
+        r = small.post("/v1/echo/upload", content=ten_megabytes)
+        # The gateway's own answer: not the upstream's echo, nor a 502 for the cut request.
+        problem = assert_problem(r, 413, "payload-too-large")
+        assert "65536" in problem["detail"]
+
+    def test_a_declared_length_is_refused_before_the_upstream(self, small):
+        r = small.post("/v1/echo/upload", content=b"x" * (1024 * 1024))
+        assert_problem(r, 413, "payload-too-large")
+
+    def test_within_the_limit_it_streams_through(self, small):
+        r = small.post("/v1/echo/upload", content=iter([b"a" * 30_000, b"b" * 30_000]))
+        assert r.json()["length"] == 60_000
 
 
 class TestForwardResponse:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.security import TokenIssuer, TokenVerifier
-from services.content.access import AccessDep
+from services.content.access import AccessDep, SignedInAccessDep
 from services.content.accounts import service
 from services.content.accounts.repository import memberships_of
 from services.content.accounts.schemas import (
@@ -89,7 +89,7 @@ async def me(session: SessionDep, access: AccessDep) -> MeRead:
 
 
 @router.post("/users", tags=["users"], operation_id="createUser", status_code=201)
-async def create_user(body: UserCreate, session: SessionDep, access: AccessDep) -> UserRead:
+async def create_user(body: UserCreate, session: SessionDep, access: SignedInAccessDep) -> UserRead:
     """Create an account (superadmin or any portal admin); add it to a portal next."""
     return _user_read(await service.create_user(session, access=access, data=body))
 
@@ -102,7 +102,7 @@ async def list_members(portal: str, session: SessionDep, access: AccessDep) -> M
 
 @router.put("/portals/{portal}/members/{user_id}", tags=["users"], operation_id="setMember")
 async def set_member(
-    portal: str, user_id: str, body: MemberUpdate, session: SessionDep, access: AccessDep
+    portal: str, user_id: str, body: MemberUpdate, session: SessionDep, access: SignedInAccessDep
 ) -> MemberRead:
     """Give a user a role in a portal, or change it (portal admin)."""
     return await service.set_membership(
@@ -116,6 +116,8 @@ async def set_member(
     operation_id="removeMember",
     status_code=204,
 )
-async def remove_member(portal: str, user_id: str, session: SessionDep, access: AccessDep) -> None:
+async def remove_member(
+    portal: str, user_id: str, session: SessionDep, access: SignedInAccessDep
+) -> None:
     """Remove a user from a portal (portal admin)."""
     await service.remove_membership(session, access=access, portal=portal, user_id=user_id)

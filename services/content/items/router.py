@@ -9,7 +9,7 @@ from services.common.caching import cached_json
 from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.pagination import CursorParam, LimitParam
 from services.common.types import Nfc, UtcQueryDatetime
-from services.content.access import AccessDep
+from services.content.access import AccessDep, SignedInAccessDep
 from services.content.items import listing, service
 from services.content.items.kinds import KindSpec
 from services.content.items.repository import ListFilters
@@ -98,7 +98,7 @@ def item_router(spec: KindSpec) -> APIRouter:
         portal: str,
         body: Annotated[spec.create_model, Body()],  # type: ignore[name-defined]
         session: SessionDep,
-        access: AccessDep,
+        access: SignedInAccessDep,
     ) -> Any:
         """Create a draft (any member of the portal)."""
         return await service.create_item(
@@ -136,7 +136,7 @@ def item_router(spec: KindSpec) -> APIRouter:
         item_id: str,
         body: Annotated[spec.update_model, Body()],  # type: ignore[name-defined]
         session: SessionDep,
-        access: AccessDep,
+        access: SignedInAccessDep,
     ) -> Any:
         """Edit: a new revision; a live item stays online until the new one is published."""
         return await service.update_item(
@@ -154,7 +154,7 @@ def item_router(spec: KindSpec) -> APIRouter:
         item_id: str,
         body: TransitionIn,
         session: SessionDep,
-        access: AccessDep,
+        access: SignedInAccessDep,
         request: Request,
     ) -> Any:
         """Move the item through the editorial workflow."""
@@ -219,7 +219,7 @@ def item_router(spec: KindSpec) -> APIRouter:
         item_id: str,
         number: Annotated[int, Path(ge=1, le=MAX_REVISION)],
         session: SessionDep,
-        access: AccessDep,
+        access: SignedInAccessDep,
     ) -> Any:
         """Copy an old revision into a new one (the old one stays as it was)."""
         return await service.restore_revision(

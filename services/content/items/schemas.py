@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.common.types import Nfc, NfcLine, UtcDatetime
+from services.common.types import Nfc, NfcLine, TextOrHttpLink, UtcDatetime
 from services.content.workflow import Action
 
 Locale = Literal["vi", "en"]
@@ -38,7 +38,7 @@ class ArticleFields(_Fields):
     featured_caption: Annotated[NfcLine, StringConstraints(max_length=500)] | None = None
     featured_credit: Annotated[NfcLine, StringConstraints(max_length=200)] | None = None
     author: Annotated[NfcLine, StringConstraints(max_length=200)] | None = None
-    source: Annotated[NfcLine, StringConstraints(max_length=300)] | None = None
+    source: Annotated[TextOrHttpLink, StringConstraints(max_length=300)] | None = None
 
 
 class ArticleCreate(ArticleFields):
@@ -58,7 +58,7 @@ class ArticleUpdate(_Fields):
     featured_caption: Annotated[NfcLine, StringConstraints(max_length=500)] | None = None
     featured_credit: Annotated[NfcLine, StringConstraints(max_length=200)] | None = None
     author: Annotated[NfcLine, StringConstraints(max_length=200)] | None = None
-    source: Annotated[NfcLine, StringConstraints(max_length=300)] | None = None
+    source: Annotated[TextOrHttpLink, StringConstraints(max_length=300)] | None = None
 
 
 DocField = Literal["BHXH", "BHYT", "BHTN", "khac"]

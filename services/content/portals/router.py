@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.caching import cached_json
 from services.common.deps import SessionDep, reject_nul_bytes
-from services.content.access import AccessDep
+from services.content.access import SignedInAccessDep
 from services.content.portals import service
 from services.content.portals.schemas import (
     CategoryCreate,
@@ -31,7 +31,9 @@ async def list_portals(request: Request, session: SessionDep) -> Response:
 
 
 @router.post("", tags=["portals"], operation_id="createPortal", status_code=201)
-async def create_portal(body: PortalCreate, session: SessionDep, access: AccessDep) -> PortalRead:
+async def create_portal(
+    body: PortalCreate, session: SessionDep, access: SignedInAccessDep
+) -> PortalRead:
     """Create a portal (superadmin)."""
     return service.portal_read(await service.create_portal(session, access=access, data=body))
 
@@ -45,7 +47,7 @@ async def get_portal(portal: str, request: Request, session: SessionDep) -> Resp
 
 @router.patch("/{portal}", tags=["portals"], operation_id="updatePortal")
 async def update_portal(
-    portal: str, body: PortalUpdate, session: SessionDep, access: AccessDep
+    portal: str, body: PortalUpdate, session: SessionDep, access: SignedInAccessDep
 ) -> PortalRead:
     """Change a portal's profile, review stages or posting standard (portal admin)."""
     updated = await service.update_portal(session, access=access, portal_id=portal, data=body)
@@ -69,7 +71,7 @@ async def list_categories(portal: str, request: Request, session: SessionDep) ->
     "/{portal}/categories", tags=["categories"], operation_id="createCategory", status_code=201
 )
 async def create_category(
-    portal: str, body: CategoryCreate, session: SessionDep, access: AccessDep
+    portal: str, body: CategoryCreate, session: SessionDep, access: SignedInAccessDep
 ) -> CategoryRead:
     """Create a category; its slug folds the name when none is given (portal admin)."""
     category = await service.create_category(session, access=access, portal_id=portal, data=body)
@@ -80,7 +82,11 @@ async def create_category(
     "/{portal}/categories/{category_id}", tags=["categories"], operation_id="updateCategory"
 )
 async def update_category(
-    portal: str, category_id: str, body: CategoryUpdate, session: SessionDep, access: AccessDep
+    portal: str,
+    category_id: str,
+    body: CategoryUpdate,
+    session: SessionDep,
+    access: SignedInAccessDep,
 ) -> CategoryRead:
     """Rename, move or reorder a category (portal admin)."""
     category = await service.update_category(
@@ -96,7 +102,7 @@ async def update_category(
     status_code=204,
 )
 async def delete_category(
-    portal: str, category_id: str, session: SessionDep, access: AccessDep
+    portal: str, category_id: str, session: SessionDep, access: SignedInAccessDep
 ) -> None:
     """Delete a category that holds nothing (portal admin)."""
     await service.delete_category(session, access=access, portal_id=portal, category_id=category_id)

@@ -7,7 +7,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    AnyHttpUrl,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -16,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from services.common.types import NfcLine
+from services.common.types import HttpUrl, NfcLine
 
 PortalId = Annotated[
     str,
@@ -56,7 +55,7 @@ class PortalLink(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: Name
-    url: AnyHttpUrl
+    url: HttpUrl
 
 
 class PortalLinkRead(BaseModel):
@@ -88,7 +87,7 @@ class PortalCreate(BaseModel):
     name: Name
     kind: Literal["central", "provincial"] = "provincial"
     locales: Locales = Field(default=["vi"], min_length=1)
-    site_url: AnyHttpUrl | None = None
+    site_url: HttpUrl | None = None
     spokesperson: Spokesperson | None = None
     links: list[PortalLink] = Field(default_factory=list, max_length=100)
 
@@ -98,7 +97,7 @@ class PortalUpdate(BaseModel):
 
     name: Name | None = None
     locales: Locales | None = Field(default=None, min_length=1)
-    site_url: AnyHttpUrl | None = None
+    site_url: HttpUrl | None = None
     spokesperson: Spokesperson | None = None
     links: list[PortalLink] | None = Field(default=None, max_length=100)
     review_stages: list[StageConfig] | None = Field(default=None, min_length=1, max_length=6)
