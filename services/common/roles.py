@@ -34,7 +34,7 @@ import httpx
 from cachetools import TTLCache
 from fastapi import Depends, Request
 
-from services.common.deps import OptionalPrincipalDep
+from services.common.deps import OptionalPrincipalDep, PrincipalDep
 from services.common.errors import ServiceUnavailable, Unauthorized
 from services.common.i18n import Msg
 from services.common.security import Principal
@@ -266,9 +266,10 @@ async def get_caller(request: Request, claimed: OptionalPrincipalDep) -> Caller:
 CallerDep = Annotated[Caller, Depends(get_caller)]
 
 
-async def current_principal(caller: CallerDep) -> Principal:
+async def current_principal(_signed_in: PrincipalDep, caller: CallerDep) -> Principal:
     """The signed-in caller with their current roles (401 anonymous or refused, 503 when
-    content cannot tell)."""
+    content cannot tell). Depending on `require_principal` (through `PrincipalDep`) lets the
+    body guard refuse an anonymous caller before the body is read."""
     return await caller.require()
 
 
