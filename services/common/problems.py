@@ -137,10 +137,10 @@ _PYDANTIC_MESSAGES: dict[str, Msg] = {
     "url_parsing": Msg("Địa chỉ URL không hợp lệ.", "Invalid URL."),
     "url_scheme": Msg("Địa chỉ URL phải dùng http hoặc https.", "The URL must use http(s)."),
     "link_scheme": Msg(
-        "Liên kết chỉ được dùng http:// hoặc https://; tên nguồn không được bắt đầu bằng "
-        "'chữ:' (như 'javascript:').",
-        "A link may only use http:// or https://; a name cannot start with 'word:' "
-        "(such as 'javascript:').",
+        "Liên kết chỉ được dùng http:// hoặc https:// (không dùng 'javascript:', 'data:', "
+        "'mailto:'…); nếu đây là tên nguồn, hãy viết tên không kèm liên kết.",
+        "A link may only use http:// or https:// (not 'javascript:', 'data:', 'mailto:'…); "
+        "if this is the source's name, write the name without a link.",
     ),
 }
 

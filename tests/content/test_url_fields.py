@@ -21,6 +21,9 @@ HOSTILE = [
     " \tjava\nscript:alert(1)",
     "data:text/html,<script>alert(1)</script>",
     "vbscript:msgbox(1)",
+    "javascript: alert(1)",
+    "ftp://files.example/x",
+    "mailto:toasoan@example.vn",
 ]
 
 
@@ -60,6 +63,8 @@ class TestArticleSource:
         [
             "BHXH tỉnh Phú Yên",
             "Nguồn: BHXH Việt Nam",
+            "Theo: Báo Nhân Dân",
+            "Source: Reuters",
             "https://baophuyen.vn/bai-viet",
             "HTTP://x.vn",
         ],
