@@ -109,6 +109,7 @@ def create_app(
                     await task
             await http.aclose()
             await limiter.close()
+            app.state.hashing.close()
             if own_media is not None:
                 await own_media.aclose()
             if database is None:
