@@ -3,9 +3,14 @@ sign-out, password change or deactivation): sessions, rotation, reuse, revocatio
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import jwt
 import pytest
 from factories import PASSWORD, assert_problem, make_portal, make_user
+from sqlalchemy import select
+
+from services.content.models import AuthSession
 
 pytestmark = pytest.mark.postgres
 
@@ -281,3 +286,24 @@ class TestDeactivateUser:
         user = await make_user(content_app, db)
         r = await client.patch(user_url(user.id), json=body, headers=root.headers)
         assert_problem(r, 422)
+
+
+class TestSessionRows:
+    async def test_long_dead_sessions_are_forgotten_at_the_next_sign_in(
+        self, client, content_app, db, portals
+    ):
+        user = await make_user(content_app, db)
+        long_ago = datetime.now(UTC) - timedelta(days=30)
+        async with db.transaction() as session:
+            session.add(
+                AuthSession(
+                    id="old-session", user_id=user.id, refresh_jti="j", refreshed_at=long_ago
+                )
+            )
+        await sign_in(client, user.username)
+        async with db.transaction() as session:
+            ids = set(
+                await session.scalars(select(AuthSession.id).where(AuthSession.user_id == user.id))
+            )
+        assert "old-session" not in ids
+        assert len(ids) == 2  # the factory's session and the new one

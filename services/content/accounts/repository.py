@@ -144,3 +144,13 @@ async def revoke_sessions(
         )
     )
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def delete_sessions_idle_since(session: AsyncSession, user_id: str, before: datetime) -> None:
+    """Forget the user's sessions not refreshed since `before`: every token of theirs has
+    expired, so they could neither be used nor revoked any more."""
+    await session.execute(
+        delete(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.refreshed_at < before)
+        .execution_options(synchronize_session=False)
+    )

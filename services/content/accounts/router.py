@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1", dependencies=[Depends(reject_nul_bytes)])
 _PROBLEMS = {
     401: "Not signed in, or the token or credentials are not valid.",
     403: "Signed in without the right to do this.",
-    404: "No such user.",
+    404: "No such user or portal.",
     409: "Conflicts with the current state.",
     422: "The body is not valid (`errors` lists each field).",
     429: "Too many attempts: wait `Retry-After` seconds (RateLimit headers say why).",
@@ -249,17 +249,27 @@ async def update_user(
     )
 
 
-@router.get("/portals/{portal}/members", tags=["users"], operation_id="listMembers")
+@router.get(
+    "/portals/{portal}/members",
+    tags=["users"],
+    operation_id="listMembers",
+    responses=_problems(401, 403, 404),
+)
 async def list_members(portal: str, session: SessionDep, access: AccessDep) -> MemberList:
     """Members of a portal and their roles (members of that portal only)."""
     return MemberList(items=await service.list_members(session, access=access, portal=portal))
 
 
-@router.put("/portals/{portal}/members/{user_id}", tags=["users"], operation_id="setMember")
+@router.put(
+    "/portals/{portal}/members/{user_id}",
+    tags=["users"],
+    operation_id="setMember",
+    responses=_problems(401, 403, 404, 409, 422),
+)
 async def set_member(
     portal: str, user_id: str, body: MemberUpdate, session: SessionDep, access: AccessDep
 ) -> MemberRead:
-    """Give a user a role in a portal, or change it (portal admin)."""
+    """Give a user a role in a portal, or change it (portal admin; the last admin stays)."""
     return await service.set_membership(
         session, access=access, portal=portal, user_id=user_id, role=body.role
     )
@@ -270,7 +280,8 @@ async def set_member(
     tags=["users"],
     operation_id="removeMember",
     status_code=204,
+    responses=_problems(401, 403, 404, 409),
 )
 async def remove_member(portal: str, user_id: str, session: SessionDep, access: AccessDep) -> None:
-    """Remove a user from a portal (portal admin)."""
+    """Remove a user from a portal (portal admin; the last admin stays)."""
     await service.remove_membership(session, access=access, portal=portal, user_id=user_id)

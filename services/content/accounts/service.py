@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 from services.common.i18n import Msg
-from services.common.security import Principal, TokenIssuer, TokenVerifier
+from services.common.security import REFRESH_TTL, Principal, TokenIssuer, TokenVerifier
 from services.content.access import SIGN_IN, Access, portal_not_found
 from services.content.accounts import repository
 from services.content.accounts.passwords import PasswordHashing, needs_rehash
@@ -141,6 +141,10 @@ async def sign_in(
         raise InvalidCredentials(_WRONG)
     if needs_rehash(user.password_hash):
         user.password_hash = await hashing.hash(password)
+    # Each sign-in adds a session; the user's long-dead ones go at the same time.
+    await repository.delete_sessions_idle_since(
+        session, user.id, datetime.now(UTC) - REFRESH_TTL - timedelta(days=1)
+    )
     jti = uuid.uuid4().hex
     auth = await repository.create_session(session, user.id, jti)
     return await _tokens(session, issuer, user, session_id=auth.id, refresh_jti=jti)
