@@ -139,7 +139,9 @@ def run_scenario(name: str, env: dict[str, str], args: argparse.Namespace) -> di
             str(VENV_BIN / "portal"), "dev", "--no-demo", "--port", str(port), "--data-dir", tmp,
         ]  # fmt: skip
         with server(cmd, base_env, port, "/healthz"):
-            result = asyncio.run(measure(f"http://127.0.0.1:{port}", args.seconds, args.concurrency))
+            result = asyncio.run(
+                measure(f"http://127.0.0.1:{port}", args.seconds, args.concurrency)
+            )
     result["scenario"] = name
     return result
 
