@@ -2,7 +2,7 @@
 
 A hash or a check costs about 100 ms of CPU (more on a busy machine). The request path uses
 `PasswordHashing`, which runs it in worker threads of its own (argon2 releases the GIL), one
-per CPU and at a lower CPU priority: the event loop keeps serving everything else, and a
+per CPU and at the lowest CPU priority (nice 19): the event loop keeps serving everything else, and a
 burst of sign-ins queues instead of starving it.
 """
 
@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 T = TypeVar("T")
-HASHING_NICENESS = 10
+HASHING_NICENESS = 19
 
 _hasher = PasswordHasher()
 # Verifying against this keeps a login for an unknown user as slow as for a known one.
@@ -81,8 +81,9 @@ class PasswordHashing:
 
 
 def _lower_priority() -> None:
-    """Each hashing thread runs niced (Linux: per thread, inherited by argon2's own lane
-    threads): when hashes fill every core, the event loop still gets the CPU first, so
-    health checks and reads stay fast during a burst of sign-ins."""
+    """Each hashing thread runs at nice 19 (Linux: per thread, inherited by argon2's own
+    lane threads): when hashes fill every core, the event loop still gets the CPU first,
+    so health checks and reads stay fast during a burst of sign-ins. Idle CPU still goes
+    to hashing; only on a host saturated by other work do sign-ins slow down."""
     with contextlib.suppress(AttributeError, OSError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASHING_NICENESS)
