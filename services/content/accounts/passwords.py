@@ -2,8 +2,8 @@
 
 A hash or a check costs about 100 ms of CPU (more on a busy machine). The request path uses
 `PasswordHashing`, which runs it in worker threads of its own (argon2 releases the GIL), one
-per CPU and at the lowest CPU priority (nice 19): the event loop keeps serving everything else, and a
-burst of sign-ins queues instead of starving it.
+per CPU and at the lowest CPU priority (nice 19): the event loop keeps serving everything
+else, and a burst of sign-ins queues instead of starving it.
 """
 
 from __future__ import annotations
