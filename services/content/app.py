@@ -151,5 +151,6 @@ def _sign_in_policy(settings: ContentSettings) -> SignInPolicy:
         max_delay_seconds=settings.sign_in_max_delay_seconds,
         failure_memory_seconds=settings.sign_in_failure_memory_seconds,
         ip_failures_per_hour=settings.sign_in_ip_failures_per_hour,
+        ip_attempts_per_minute=settings.sign_in_ip_attempts_per_minute,
         account_failures_per_hour=settings.sign_in_account_failures_per_hour,
     )

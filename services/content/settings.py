@@ -67,6 +67,12 @@ class ContentSettings(ServiceSettings):
         description="Wrong passwords from one address across all accounts in an hour; "
         "beyond it every sign-in from that address is a 429 until the hour slides on.",
     )
+    sign_in_ip_attempts_per_minute: int = Field(
+        default=30,
+        ge=1,
+        description="Sign-in attempts from one address in a moving minute, right or wrong, "
+        "counted before the password check (bounds a burst of concurrent guesses).",
+    )
     sign_in_account_failures_per_hour: int = Field(
         default=20,
         ge=1,

@@ -240,6 +240,30 @@ class TestOneAddressAcrossAccounts:
             assert (await sign_in(from_ip(ATTACKER), user.username)).status_code == 200
 
 
+class TestBurstFromOneAddress:
+    @pytest.fixture
+    def overrides(self):
+        return {"sign_in_ip_attempts_per_minute": 10}
+
+    def test_the_default_is_thirty_a_minute(self):
+        assert ContentSettings().sign_in_ip_attempts_per_minute == 30
+
+    async def test_concurrent_guesses_against_many_accounts_are_bounded(
+        self, sqlite_app, sqlite_db, checks
+    ):
+        """All 40 would pass the per-address failure count, read before any is counted."""
+        clients = Clients(sqlite_app)
+        responses = await asyncio.gather(
+            *(sign_in(clients(ATTACKER), f"victim-{n}", "guess") for n in range(40))
+        )
+        await clients.aclose()
+        statuses = [r.status_code for r in responses]
+        assert statuses.count(401) == len(checks) <= 10
+        assert statuses.count(429) == 40 - len(checks)
+        refused = next(r for r in responses if r.status_code == 429)
+        assert refused.headers["ratelimit-policy"] == '"sign-in-attempts";q=10;w=60'
+
+
 class TestOneAccountFromManyAddresses:
     @pytest.fixture
     def overrides(self):

@@ -10,7 +10,11 @@ The policy (every number is a `CONTENT_SIGN_IN_*` setting):
 2. **One address across accounts.** 50 wrong passwords in a moving hour, whatever the
    accounts (unknown usernames included), and every sign-in from that address is a 429
    until the hour slides on.
-3. **One account from many addresses.** More than 20 wrong passwords for one account in an
+3. **Attempts from one address.** At most 30 sign-in attempts a minute, right or wrong,
+   counted before the password check. This is what bounds a burst of concurrent guesses
+   against many accounts, which would otherwise all be checked before the first failure
+   is counted; an office behind one address is not near it.
+4. **One account from many addresses.** More than 20 wrong passwords for one account in an
    hour from all addresses together put the account *under attack*: from then on, an
    address that fails against it waits after its first failure instead of its 5th. An
    address that has not failed against the account is never slowed, so the real user, at
@@ -20,9 +24,10 @@ The policy (every number is a `CONTENT_SIGN_IN_*` setting):
 Accounts are keyed by the username as typed (trimmed, case-folded), so an unknown username
 is throttled exactly like a real one and the answers reveal nothing. Addresses are keyed by
 IPv4 address or IPv6 /64. Only one attempt per account and address runs at a time (a second
-concurrent one is a 429), so a burst of parallel guesses cannot slip through between the
-check and the count. The counts live in the shared rate limiter: Redis when `REDIS_URL` is
-set (every process and replica sees them), this process's memory otherwise.
+concurrent one is a 429), and attempts per address are counted before the check (rule 3),
+so a burst of parallel guesses cannot slip through between the check and the count. The
+counts live in the shared rate limiter: Redis when `REDIS_URL` is set (every process and
+replica sees them), this process's memory otherwise.
 """
 
 from __future__ import annotations
@@ -60,6 +65,7 @@ class SignInPolicy:
     max_delay_seconds: int = 900
     failure_memory_seconds: int = 86_400
     ip_failures_per_hour: int = 50
+    ip_attempts_per_minute: int = 30
     account_failures_per_hour: int = 20
 
 
@@ -70,6 +76,7 @@ class SignInThrottle:
         self.limiter = limiter
         self.policy = policy
         self.ip_rule = Rule("sign-in-ip", f"{policy.ip_failures_per_hour}/hour")
+        self.attempts_rule = Rule("sign-in-attempts", f"{policy.ip_attempts_per_minute}/minute")
         self.account_rule = Rule("sign-in-account", f"{policy.account_failures_per_hour}/hour")
 
     def _wait_rule(self, failures: int) -> Rule:
@@ -98,6 +105,10 @@ class SignInThrottle:
                 raise self._refused(wait)
         if await self.limiter.incr("sign-in-busy", account, address, expiry=BUSY_SECONDS) > 1:
             raise RateLimited(BUSY, headers={"Retry-After": "1"})
+        attempts = await self.limiter.hit(self.attempts_rule, address)
+        if not attempts.allowed:
+            await self.release(account, address)
+            raise self._refused(attempts)
 
     async def end(self, account: str, address: str, *, succeeded: bool) -> None:
         """After the password check: forget the failures, or count one more."""
