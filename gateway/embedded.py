@@ -10,8 +10,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from services.analytics.app import create_app as analytics_app
-from services.analytics.privacy import LOOPBACK
 from services.analytics.settings import AnalyticsSettings
+from services.common.addresses import LOOPBACK
 from services.common.outbox import HttpSubscriber
 from services.content.app import create_app as content_app
 from services.content.settings import ContentSettings
@@ -35,6 +35,15 @@ def _analytics_settings(data_dir: Path) -> AnalyticsSettings:
     """Analytics in `portal dev`: loopback is a trusted proxy (a local reverse proxy in
     front of the dev server passes the browser's address), unless configured otherwise."""
     settings = AnalyticsSettings(data_dir=data_dir)
+    if not settings.trusted_proxies:
+        settings = settings.model_copy(update={"trusted_proxies": list(LOOPBACK)})
+    return settings
+
+
+def _content_settings(data_dir: Path) -> ContentSettings:
+    """Content in `portal dev`: loopback is a trusted proxy too (sign-ins are throttled per
+    client address, which a local reverse proxy passes in X-Forwarded-For)."""
+    settings = ContentSettings(data_dir=data_dir)
     if not settings.trusted_proxies:
         settings = settings.model_copy(update={"trusted_proxies": list(LOOPBACK)})
     return settings
@@ -82,7 +91,7 @@ def embedded_gateway(data_dir: Path) -> ASGIApp:
     )
     # Submit checks featured images with media over the same client, as the acting user.
     content = content_app(
-        ContentSettings(data_dir=data_dir),
+        _content_settings(data_dir),
         subscribers=[subscriber, media_subscriber],
         media=to_media,
     )

@@ -19,7 +19,7 @@ from services.common.db import Database
 from services.common.migrate import upgrade
 from services.common.security import TokenIssuer
 from services.content.accounts.passwords import hash_password
-from services.content.models import Category, Membership, Portal, User
+from services.content.models import AuthSession, Category, Membership, Portal, User
 
 PASSWORD = "correct horse battery"
 
@@ -74,7 +74,8 @@ async def make_user(
     superadmin: bool = False,
     username: str | None = None,
 ) -> TestUser:
-    """A user with roles, and the headers carrying a valid access token for them."""
+    """A user with roles, and the headers carrying a valid access token for them (of a
+    sign-in session of theirs, as `/v1/auth/token` would open)."""
     username = username or f"user-{uuid.uuid4().hex[:10]}"
     async with db.transaction() as session:
         user = User(
@@ -87,10 +88,17 @@ async def make_user(
         await session.flush()
         for portal, role in (roles or {}).items():
             session.add(Membership(user_id=user.id, portal_id=portal, role=role))
-        user_id = user.id
+        auth = AuthSession(user_id=user.id, refresh_jti=uuid.uuid4().hex)
+        session.add(auth)
+        await session.flush()
+        user_id, session_id = user.id, auth.id
     issuer: TokenIssuer = app.state.issuer
     token, _ = issuer.issue(
-        subject=user_id, username=username, roles=roles or {}, is_superadmin=superadmin
+        subject=user_id,
+        username=username,
+        roles=roles or {},
+        is_superadmin=superadmin,
+        session_id=session_id,
     )
     return TestUser(user_id, username, {"Authorization": f"Bearer {token}"})
 

@@ -41,6 +41,10 @@ class Principal:
     is_superadmin: bool = False
     kind: str = "user"
     scopes: frozenset[str] = frozenset()
+    # The sign-in session (refresh-token family) the token belongs to: content refuses a
+    # token whose session was revoked (sign-out, password change, deactivation, reuse).
+    session_id: str | None = None
+    token_id: str | None = None
 
     def role_in(self, portal: str) -> str | None:
         return self.roles.get(portal)
@@ -121,12 +125,15 @@ class TokenIssuer:
         roles: dict[str, str],
         is_superadmin: bool,
         token_type: str = "access",
+        session_id: str | None = None,
+        token_id: str | None = None,
         now: datetime | None = None,
     ) -> tuple[str, int]:
-        """A signed token and its lifetime in seconds."""
+        """A signed token and its lifetime in seconds (`session_id` becomes the `sid`
+        claim, `token_id` the `jti`)."""
         now = now or datetime.now(UTC)
         ttl = ACCESS_TTL if token_type == "access" else REFRESH_TTL
-        claims = {
+        claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": self.audience,
             "sub": subject,
@@ -136,8 +143,10 @@ class TokenIssuer:
             "typ": token_type,
             "iat": int(now.timestamp()),
             "exp": int((now + ttl).timestamp()),
-            "jti": uuid.uuid4().hex,
+            "jti": token_id or uuid.uuid4().hex,
         }
+        if session_id is not None:
+            claims["sid"] = session_id
         token = jwt.encode(claims, self.private_key, algorithm=ALGORITHM, headers={"kid": self.kid})
         return token, int(ttl.total_seconds())
 
@@ -231,11 +240,14 @@ class TokenVerifier:
         roles = claims.get("roles") or {}
         if not isinstance(roles, dict):
             raise InvalidToken(_BAD)
+        sid, jti = claims.get("sid"), claims.get("jti")
         return Principal(
             subject=str(claims["sub"]),
             username=str(claims.get("name", "")),
             roles={str(k): str(v) for k, v in roles.items()},
             is_superadmin=bool(claims.get("sa", False)),
+            session_id=str(sid) if sid is not None else None,
+            token_id=str(jti) if jti is not None else None,
         )
 
 

@@ -1,7 +1,10 @@
 """Who may do what in which portal, with memberships read from the database.
 
 The content service owns memberships, so it trusts its own tables over the roles a token
-carries: a removed member loses access at once, not when the token expires.
+carries: a removed member loses access at once, not when the token expires. Likewise for
+sessions: an access token names its sign-in session (`sid`), and a token whose session was
+revoked (sign-out, password change, deactivation, a reused refresh token) is refused.
+Other services learn both by asking `/v1/me` with the caller's token.
 """
 
 from __future__ import annotations
@@ -10,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends
-from sqlalchemy import select
+from sqlalchemy import and_, select
 
 from services.common.deps import OptionalPrincipalDep, PrincipalDep, SessionDep
 from services.common.errors import Forbidden, NotFound, Unauthorized
 from services.common.i18n import Msg
 from services.common.security import Principal
-from services.content.models import Membership, User
+from services.content.models import AuthSession, Membership, User
 from services.content.workflow import Actor, Role
 
 ROLE_RANK = {Role.CONTRIBUTOR: 1, Role.EDITOR: 2, Role.HEAD: 3, Role.APPROVER: 4, Role.ADMIN: 5}
@@ -80,6 +83,13 @@ SIGN_IN = Msg(
     "Sign in first: send 'Authorization: Bearer <token>' from /v1/auth/token.",
 )
 
+SESSION_ENDED = Msg(
+    "Phiên đăng nhập đã kết thúc (đăng xuất, đổi mật khẩu hoặc bị thu hồi); hãy đăng nhập "
+    "lại qua /v1/auth/token.",
+    "This session has ended (signed out, password changed or revoked); sign in again at "
+    "/v1/auth/token.",
+)
+
 ANONYMOUS = Access()
 
 
@@ -87,7 +97,23 @@ async def load_access(session: SessionDep, principal: Principal | None) -> Acces
     """Resolve a token's subject to the current user and memberships (401 if gone)."""
     if principal is None:
         return ANONYMOUS
-    user = await session.get(User, principal.subject)
+    # The user and their session in one round trip; a token without a session (issued
+    # before sessions existed, at most 15 minutes ago) or with a revoked one is refused.
+    row = (
+        await session.execute(
+            select(User, AuthSession.id)
+            .outerjoin(
+                AuthSession,
+                and_(
+                    AuthSession.id == (principal.session_id or ""),
+                    AuthSession.user_id == User.id,
+                    AuthSession.revoked_at.is_(None),
+                ),
+            )
+            .where(User.id == principal.subject)
+        )
+    ).first()
+    user = row[0] if row else None
     if user is None or not user.is_active:
         raise Unauthorized(
             Msg(
@@ -95,6 +121,8 @@ async def load_access(session: SessionDep, principal: Principal | None) -> Acces
                 "This account is no longer active; contact an administrator.",
             )
         )
+    if row is None or row[1] is None:
+        raise Unauthorized(SESSION_ENDED)
     rows = await session.execute(
         select(Membership.portal_id, Membership.role).where(Membership.user_id == user.id)
     )

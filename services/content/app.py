@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI
 
+from services.common.addresses import parse_networks
 from services.common.app import service_app
 from services.common.db import Database
 from services.common.limits import ITEM_JSON_BYTES, BodyRoute
 from services.common.outbox import HttpSubscriber, OutboxRelay, Subscriber
+from services.common.ratelimit import RateLimiter
 from services.common.response_cache import ResponseCache
 from services.common.security import (
     TokenIssuer,
@@ -22,7 +24,9 @@ from services.common.security import (
     private_key_from_pem,
 )
 from services.content import scheduler
+from services.content.accounts.passwords import PasswordHashing
 from services.content.accounts.router import router as accounts_router
+from services.content.accounts.throttle import SignInPolicy, SignInThrottle
 from services.content.items.export import router as export_router
 from services.content.items.kinds import ARTICLE, DOCUMENT, PAGE
 from services.content.items.router import item_router
@@ -69,6 +73,8 @@ def create_app(
             settings.resolved_database_url(), echo=settings.database_echo
         )
         app.state.db = db
+        limiter = RateLimiter(settings.redis_url, prefix=settings.rate_limit_prefix)
+        app.state.sign_in_throttle = SignInThrottle(limiter, _sign_in_policy(settings))
         tasks: list[asyncio.Task[None]] = []
         http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=3.0))
         own_media = None
@@ -103,6 +109,8 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await http.aclose()
+            await limiter.close()
+            app.state.hashing.close()
             if own_media is not None:
                 await own_media.aclose()
             if database is None:
@@ -125,6 +133,8 @@ def create_app(
     app.state.settings = settings
     app.state.issuer = issuer
     app.state.media = media
+    app.state.hashing = PasswordHashing(settings.password_hash_concurrency)
+    app.state.trusted_proxies = parse_networks(settings.trusted_proxies)
     app.state.verifier = TokenVerifier(
         issuer=settings.jwt_issuer, audience=settings.jwt_audience, keys=issuer.jwks()
     )
@@ -134,3 +144,15 @@ def create_app(
         app.include_router(item_router(spec))
     app.include_router(export_router)
     return app
+
+
+def _sign_in_policy(settings: ContentSettings) -> SignInPolicy:
+    return SignInPolicy(
+        free_failures=settings.sign_in_free_failures,
+        delay_seconds=settings.sign_in_delay_seconds,
+        max_delay_seconds=settings.sign_in_max_delay_seconds,
+        failure_memory_seconds=settings.sign_in_failure_memory_seconds,
+        ip_failures_per_hour=settings.sign_in_ip_failures_per_hour,
+        ip_attempts_per_minute=settings.sign_in_ip_attempts_per_minute,
+        account_failures_per_hour=settings.sign_in_account_failures_per_hour,
+    )

@@ -1,7 +1,7 @@
 """Tables of the content service (its own database; no other service reads them).
 
     portals ─┬─ categories (tree)
-             ├─ memberships ── users
+             ├─ memberships ── users ── auth_sessions (sign-ins: refresh-token families)
              └─ items (articles, documents, pages) ─┬─ revisions (immutable snapshots)
                                                     ├─ audit_log (append-only)
                                                     └─ item_tags (tags of the live revision)
@@ -94,6 +94,26 @@ class User(Base):
     is_superadmin: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class AuthSession(Base):
+    """One sign-in: the family of refresh tokens that descend from one password check.
+
+    Only the family's newest refresh token works (`refresh_jti`); an older one presented
+    again was copied, so the whole family is revoked. Access tokens carry the family's id
+    (`sid`) and the content service refuses them once `revoked_at` is set.
+    """
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    refresh_jti: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    refreshed_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # sign-out | password-change | deactivated | refresh-reuse
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 class Membership(Base):

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from services.common.db import Database, create_engine
 from services.common.migrate import alembic_config, check, downgrade, upgrade
-from services.content.models import AuditEntry, Base, Item, Portal, Revision, User
+from services.content.models import AuditEntry, AuthSession, Base, Item, Portal, Revision, User
 
 pytestmark = pytest.mark.postgres
 
@@ -238,3 +238,23 @@ class TestWorkingFilters:
             ("d1", None, "Công văn", "3216/BHXH-TT"),
             ("i1", "\nlương hưu\nchi trả\n", None, None),
         ]
+
+
+class TestAuthSessions:
+    async def test_one_step_down_drops_the_sessions_and_keeps_the_users(self, empty_url, engine):
+        upgrade("content", empty_url)
+        db = Database(engine, async_sessionmaker(engine, expire_on_commit=False))
+        async with db.transaction() as session:
+            session.add(User(id="u1", username="bientap", password_hash="x", full_name="B"))
+            await session.flush()
+            session.add(AuthSession(id="s1", user_id="u1", refresh_jti="j1"))
+        downgrade("content", empty_url, "3e7a51c0d2b4")
+        assert "auth_sessions" not in await tables(engine)
+        async with db.transaction() as session:
+            assert await session.scalar(select(User.username)) == "bientap"
+        upgrade("content", empty_url)
+        async with db.transaction() as session:
+            session.add(AuthSession(id="s2", user_id="u1", refresh_jti="j2"))
+        async with db.transaction() as session:
+            assert list(await session.scalars(select(AuthSession.id))) == ["s2"]
+        check("content", empty_url)

@@ -31,6 +31,32 @@ class RefreshRequest(BaseModel):
     refresh_token: str = Field(min_length=1, max_length=4096)
 
 
+class SignOutRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="Ends this token's session; without it, the session of the access token.",
+    )
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=10, max_length=256, description="At least 10 characters.")
+
+
+class UserUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    is_active: bool = Field(
+        description="false deactivates the account platform-wide and ends its sessions; "
+        "true lets it sign in again."
+    )
+
+
 class TokenResponse(BaseModel):
     access_token: str
     token_type: str = "bearer"
@@ -58,6 +84,7 @@ class UserRead(BaseModel):
     full_name: str
     email: str | None
     is_superadmin: bool
+    is_active: bool
     created_at: datetime
 
 
