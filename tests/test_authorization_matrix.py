@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 from databases import rolled_back
 from factories import (
+    PASSWORD,
     good_article,
     good_document,
     good_page,
@@ -230,6 +231,24 @@ async def _new_user(world: World) -> Call:
     return {"url": "/v1/users", "json": body}
 
 
+async def _sign_out_another_session(world: World) -> Call:
+    """Sign-out names the session by its refresh token (a throwaway user's) and is sent
+    without the caller's access token: with one, it would end the caller's own session too,
+    which later cases use. Whoever holds a refresh token may end its session."""
+    user = await make_user(world.platform.apps["content"], world.db)
+    r = await world.platform.clients["content"].post(
+        "/v1/auth/token", json={"username": user.username, "password": PASSWORD}
+    )
+    assert r.status_code == 200, r.text
+    refresh = r.json()["refresh_token"]
+    return {"url": "/v1/auth/sign-out", "json": {"refresh_token": refresh}, "headers": {}}
+
+
+async def _deactivate_user(world: World) -> Call:
+    user = await make_user(world.platform.apps["content"], world.db, roles={"phu-yen": "editor"})
+    return {"url": f"/v1/users/{user.id}", "json": {"is_active": False}}
+
+
 async def _set_member(world: World) -> Call:
     user = await make_user(world.platform.apps["content"], world.db)
     return {"url": f"/v1/portals/phu-yen/members/{user.id}", "json": {"role": "contributor"}}
@@ -275,6 +294,24 @@ ROWS: list[Row] = [
     Row("content", "POST", "/v1/auth/refresh", (422,) * 9, plain("/v1/auth/refresh", json={})),
     Row("content", "GET", "/v1/auth/jwks.json", EVERYONE_200),
     Row("content", "GET", "/v1/me", (401, 200, 200, 200, 200, 200, 200, 200, 200)),
+    # Whoever holds a refresh token may end its session.
+    Row("content", "POST", "/v1/auth/sign-out", (204,) * 9, _sign_out_another_session),
+    # Anyone signed in may change their own password; a too-short one changes nothing.
+    Row(
+        "content",
+        "POST",
+        "/v1/me/password",
+        (401, 422, 422, 422, 422, 422, 422, 422, 422),
+        plain("/v1/me/password", json={"current_password": PASSWORD, "new_password": "ngan"}),
+    ),
+    # Deactivating an account is the superadmin's alone (portal admins remove members).
+    Row(
+        "content",
+        "PATCH",
+        "/v1/users/{user_id}",
+        (401, 403, 403, 403, 403, 403, 403, 200, 403),
+        _deactivate_user,
+    ),
     Row("content", "POST", "/v1/users", (401, 403, 403, 403, 403, 403, 201, 201, 403), _new_user),
     Row("content", "GET", "/v1/portals/{portal}/members", MEMBERS),
     Row("content", "PUT", "/v1/portals/{portal}/members/{user_id}", ADMINS, _set_member),
@@ -502,7 +539,8 @@ async def test_matrix(world, row, caller, expected):
     make = row.make or plain(row.path)
     call = await make(world)
     client = world.platform.clients[row.service]
-    r = await client.request(row.method, headers=world.callers[caller], **call)
+    headers = call.pop("headers", world.callers[caller])
+    r = await client.request(row.method, headers=headers, **call)
     # A search job reads content in the background; content runs on the module's one
     # connection, which the next case's requests must not share with it.
     job = world.platform.apps["search"].state.job
