@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
 from importlib import resources
@@ -35,6 +33,7 @@ from services.common.deps import PrincipalDep, SessionDep, reject_nul_bytes
 from services.common.errors import Forbidden
 from services.common.i18n import Msg
 from services.common.security import Principal
+from services.common.spreadsheet import csv_response
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 router = APIRouter(prefix="/v1/analytics", dependencies=[Depends(reject_nul_bytes)])
@@ -332,20 +331,9 @@ async def summary(
     body = await reports.summary(session, portals=portals, span=span)
     if format == "json":
         return cached_json(request, body, public=False)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["portal", "name", "pageviews", "visitors", "visits", "bounce_rate"])
-    for item in body["items"]:
-        writer.writerow(
-            [item[k] for k in ("portal", "name", "pageviews", "visitors", "visits", "bounce_rate")]
-        )
-    filename = f"analytics-{span.first.isoformat()}-{span.last.isoformat()}.csv"
-    # A BOM so that spreadsheet programs read the Vietnamese names as UTF-8.
-    return Response(
-        ("\ufeff" + out.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-cache",
-        },
+    columns = ("portal", "name", "pageviews", "visitors", "visits", "bounce_rate")
+    return csv_response(
+        columns,
+        ([item[k] for k in columns] for item in body["items"]),
+        filename=f"analytics-{span.first.isoformat()}-{span.last.isoformat()}.csv",
     )
