@@ -32,6 +32,7 @@ from services.common.caching import cached_bytes, cached_json
 from services.common.deps import PrincipalDep, SessionDep, reject_nul_bytes
 from services.common.errors import Forbidden
 from services.common.i18n import Msg
+from services.common.paths import NOT_FOUND_RESPONSE, PortalPath
 from services.common.security import Principal
 from services.common.spreadsheet import csv_response
 
@@ -189,9 +190,14 @@ async def _readable(rt: Runtime, portal: str, principal: Principal) -> PortalInf
     return info
 
 
-@router.get("/portals/{portal}/stats", tags=["reports"], operation_id="getPortalStats")
+@router.get(
+    "/portals/{portal}/stats",
+    tags=["reports"],
+    operation_id="getPortalStats",
+    responses=NOT_FOUND_RESPONSE,
+)
 async def portal_stats(
-    portal: str,
+    portal: PortalPath,
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
@@ -208,9 +214,14 @@ async def portal_stats(
     return cached_json(request, body, public=False)
 
 
-@router.get("/portals/{portal}/top", tags=["reports"], operation_id="getPortalTop")
+@router.get(
+    "/portals/{portal}/top",
+    tags=["reports"],
+    operation_id="getPortalTop",
+    responses=NOT_FOUND_RESPONSE,
+)
 async def portal_top(
-    portal: str,
+    portal: PortalPath,
     request: Request,
     session: SessionDep,
     principal: PrincipalDep,
@@ -238,9 +249,14 @@ async def portal_top(
     return cached_json(request, body, public=False)
 
 
-@router.get("/portals/{portal}/realtime", tags=["reports"], operation_id="getPortalRealtime")
+@router.get(
+    "/portals/{portal}/realtime",
+    tags=["reports"],
+    operation_id="getPortalRealtime",
+    responses=NOT_FOUND_RESPONSE,
+)
 async def portal_realtime(
-    portal: str, session: SessionDep, principal: PrincipalDep, rt: RuntimeDep
+    portal: PortalPath, session: SessionDep, principal: PrincipalDep, rt: RuntimeDep
 ) -> dict[str, Any]:
     """Distinct visitors seen in the last 5 minutes (portal members)."""
     await _readable(rt, portal, principal)
@@ -250,9 +266,14 @@ async def portal_realtime(
     return {"portal": portal, "visitors": count, "window_minutes": window, "at": now.isoformat()}
 
 
-@router.get("/portals/{portal}/counter", tags=["reports"], operation_id="getPortalCounter")
+@router.get(
+    "/portals/{portal}/counter",
+    tags=["reports"],
+    operation_id="getPortalCounter",
+    responses=NOT_FOUND_RESPONSE,
+)
 async def portal_counter(
-    portal: str, request: Request, session: SessionDep, rt: RuntimeDep
+    portal: PortalPath, request: Request, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     """Public: total visits and visitors online now, for the classic portal counter."""
     if await rt.directory.get(portal) is None:
@@ -268,9 +289,14 @@ async def portal_counter(
     return cached_json(request, body, public=True, max_age=30)
 
 
-@router.get("/portals/{portal}/bots", tags=["reports"], operation_id="getPortalBots")
+@router.get(
+    "/portals/{portal}/bots",
+    tags=["reports"],
+    operation_id="getPortalBots",
+    responses=NOT_FOUND_RESPONSE,
+)
 async def portal_bots(
-    portal: str,
+    portal: PortalPath,
     session: SessionDep,
     principal: PrincipalDep,
     rt: RuntimeDep,

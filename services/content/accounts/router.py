@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.deps import SessionDep, reject_nul_bytes
+from services.common.paths import PortalPath, UserIdPath
 from services.common.security import TokenIssuer, TokenVerifier
 from services.content.access import AccessDep
 from services.content.accounts import service
@@ -95,14 +96,18 @@ async def create_user(body: UserCreate, session: SessionDep, access: AccessDep) 
 
 
 @router.get("/portals/{portal}/members", tags=["users"], operation_id="listMembers")
-async def list_members(portal: str, session: SessionDep, access: AccessDep) -> MemberList:
+async def list_members(portal: PortalPath, session: SessionDep, access: AccessDep) -> MemberList:
     """Members of a portal and their roles (members of that portal only)."""
     return MemberList(items=await service.list_members(session, access=access, portal=portal))
 
 
 @router.put("/portals/{portal}/members/{user_id}", tags=["users"], operation_id="setMember")
 async def set_member(
-    portal: str, user_id: str, body: MemberUpdate, session: SessionDep, access: AccessDep
+    portal: PortalPath,
+    user_id: UserIdPath,
+    body: MemberUpdate,
+    session: SessionDep,
+    access: AccessDep,
 ) -> MemberRead:
     """Give a user a role in a portal, or change it (portal admin)."""
     return await service.set_membership(
@@ -116,6 +121,8 @@ async def set_member(
     operation_id="removeMember",
     status_code=204,
 )
-async def remove_member(portal: str, user_id: str, session: SessionDep, access: AccessDep) -> None:
+async def remove_member(
+    portal: PortalPath, user_id: UserIdPath, session: SessionDep, access: AccessDep
+) -> None:
     """Remove a user from a portal (portal admin)."""
     await service.remove_membership(session, access=access, portal=portal, user_id=user_id)
