@@ -31,7 +31,7 @@ a minute boundary gets no second allowance.
 `W` workers one client may get up to `W` times the bounds when its connections land on
 different workers (a keep-alive connection, as a browser's beacons use, stays on one).
 Counting in Redis would share the bound, but costs a round trip for every beacon (about
-0.5 ms here, against about 1 µs for this count); the bounds are sized so that `W` times
+0.5 ms here, against a few µs for this count); the bounds are sized so that `W` times
 them still stops a flood. Memory: one small counter per address and per visitor seen in
 the last two minutes (buckets older than that are dropped as time moves on).
 

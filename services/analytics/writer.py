@@ -135,7 +135,7 @@ class BatchWriter:
         """Write one batch in one transaction; a batch id already written is not redone."""
         salts = await self._salts_for(batch)
         tally = self.bounds.tally()
-        items = [self._bounded(raw, self.classify(raw, salts), tally) for raw in batch]
+        items = [self.classify(raw, salts, tally) for raw in batch]
         hits = [item for item in items if isinstance(item, Hit)]
         bots = Counter((b.portal, b.day, b.reason) for b in items if isinstance(b, BotDrop))
         dropped = sum(n for (_, _, reason), n in bots.items() if reason in DROPPED)
@@ -152,17 +152,6 @@ class BatchWriter:
         self.bounds.commit(tally)
         return settled
 
-    def _bounded(self, raw: Raw, item: Hit | BotDrop, tally: Tally) -> Hit | BotDrop:
-        """The hit, or a drop when its visitor or its address is over its bound."""
-        if not isinstance(item, Hit):
-            return item
-        address = cached_client_address(raw.peer, raw.forwarded_for, self.trusted)
-        network = None if address is None else network_key(address)
-        reason = tally.admit(raw.ts, network, item.visitor)
-        if reason is None:
-            return item
-        return BotDrop(item.portal, local_day(raw.ts, self.zone), reason)
-
     async def _salts_for(self, batch: list[Raw]) -> dict[date, bytes]:
         """The salts of every local day the batch's visitor ids need (yesterday's too in
         the first minutes after midnight, to carry visits across it)."""
@@ -175,8 +164,11 @@ class BatchWriter:
                 needed.setdefault(day - timedelta(days=1), raw.ts)
         return {day: await self.salts.get(day, at) for day, at in needed.items()}
 
-    def classify(self, raw: Raw, salts: dict[date, bytes]) -> Hit | BotDrop:
-        """What a captured beacon becomes: a bot count or a pseudonymous hit."""
+    def classify(
+        self, raw: Raw, salts: dict[date, bytes], tally: Tally | None = None
+    ) -> Hit | BotDrop:
+        """What a captured beacon becomes: a bot count, a drop over a bound (when a batch's
+        `tally` is given) or a pseudonymous hit."""
         day = local_day(raw.ts, self.zone)
         address = cached_client_address(raw.peer, raw.forwarded_for, self.trusted)
         referrer = referrer_host(raw.referrer, raw.url)
@@ -189,6 +181,12 @@ class BatchWriter:
         )
         if reason is not None:
             return BotDrop(raw.portal, day, reason)
+        visitor = visitor_id(salts[day], raw.portal, address, raw.user_agent)
+        if tally is not None:
+            network = None if address is None else network_key(address)
+            over = tally.admit(raw.ts, network, visitor)
+            if over is not None:
+                return BotDrop(raw.portal, day, over)
         previous = None
         if yesterday_matters(raw.ts, self.zone, self.sessionizer.idle):
             yesterday = salts[day - timedelta(days=1)]
@@ -198,7 +196,7 @@ class BatchWriter:
             portal=raw.portal,
             ts=raw.ts,
             id=new_event_id(),
-            visitor=visitor_id(salts[day], raw.portal, address, raw.user_agent),
+            visitor=visitor,
             previous_visitor=previous,
             kind=raw.kind,
             name=raw.name,
