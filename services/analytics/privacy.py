@@ -78,9 +78,11 @@ def cached_client_address(
     return client_address(peer, forwarded_for, trusted)
 
 
+@lru_cache(maxsize=16384)
 def network_key(address: IpAddress | None) -> str:
     """What of the address enters the hash: IPv4 whole, IPv6 by its /64 (privacy
-    extensions rotate the low 64 bits, so one device would otherwise be many visitors)."""
+    extensions rotate the low 64 bits, so one device would otherwise be many visitors).
+    Cached (bounded): the visitor id and the per-address bound both need it."""
     if address is None:
         return "-"
     if isinstance(address, ipaddress.IPv6Address):
