@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Coroutine
 from datetime import date, timedelta
 from importlib import resources
@@ -33,9 +31,11 @@ from services.common.caching import cached_bytes, cached_json
 from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.errors import Forbidden
 from services.common.i18n import Msg
+from services.common.paths import NOT_FOUND_RESPONSE, PortalPath
 from services.common.portals import PortalInfo
 from services.common.roles import ROLE_RESPONSES, CurrentPrincipalDep
 from services.common.security import Principal
+from services.common.spreadsheet import csv_response
 
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 router = APIRouter(prefix="/v1/analytics", dependencies=[Depends(reject_nul_bytes)])
@@ -179,7 +179,10 @@ To = Annotated[date | None, Query(alias="to", description="Last local day, inclu
 _MEMBER_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ROLE_RESPONSES,
     403: {"description": "Not a member of the portal."},
-    404: {"description": "The portal does not exist."},
+    404: {
+        "description": "No such portal (an id that cannot be one, or one that does not exist).",
+        "content": {"application/problem+json": {}},
+    },
 }
 _SUMMARY_RESPONSES: dict[int | str, dict[str, Any]] = {
     **ROLE_RESPONSES,
@@ -208,7 +211,7 @@ async def _readable(rt: Runtime, portal: str, principal: Principal) -> PortalInf
     responses=_MEMBER_RESPONSES,
 )
 async def portal_stats(
-    portal: str,
+    portal: PortalPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipalDep,
@@ -232,7 +235,7 @@ async def portal_stats(
     responses=_MEMBER_RESPONSES,
 )
 async def portal_top(
-    portal: str,
+    portal: PortalPath,
     request: Request,
     session: SessionDep,
     principal: CurrentPrincipalDep,
@@ -267,7 +270,7 @@ async def portal_top(
     responses=_MEMBER_RESPONSES,
 )
 async def portal_realtime(
-    portal: str, session: SessionDep, principal: CurrentPrincipalDep, rt: RuntimeDep
+    portal: PortalPath, session: SessionDep, principal: CurrentPrincipalDep, rt: RuntimeDep
 ) -> dict[str, Any]:
     """Distinct visitors seen in the last 5 minutes (portal members)."""
     await _readable(rt, portal, principal)
@@ -277,9 +280,14 @@ async def portal_realtime(
     return {"portal": portal, "visitors": count, "window_minutes": window, "at": now.isoformat()}
 
 
-@router.get("/portals/{portal}/counter", tags=["reports"], operation_id="getPortalCounter")
+@router.get(
+    "/portals/{portal}/counter",
+    tags=["reports"],
+    operation_id="getPortalCounter",
+    responses=NOT_FOUND_RESPONSE,
+)
 async def portal_counter(
-    portal: str, request: Request, session: SessionDep, rt: RuntimeDep
+    portal: PortalPath, request: Request, session: SessionDep, rt: RuntimeDep
 ) -> Response:
     """Public: total visits and visitors online now, for the classic portal counter."""
     if await rt.directory.get(portal) is None:
@@ -302,7 +310,7 @@ async def portal_counter(
     responses=_MEMBER_RESPONSES,
 )
 async def portal_bots(
-    portal: str,
+    portal: PortalPath,
     session: SessionDep,
     principal: CurrentPrincipalDep,
     rt: RuntimeDep,
@@ -366,20 +374,9 @@ async def summary(
     body = await reports.summary(session, portals=portals, span=span)
     if format == "json":
         return cached_json(request, body, public=False)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["portal", "name", "pageviews", "visitors", "visits", "bounce_rate"])
-    for item in body["items"]:
-        writer.writerow(
-            [item[k] for k in ("portal", "name", "pageviews", "visitors", "visits", "bounce_rate")]
-        )
-    filename = f"analytics-{span.first.isoformat()}-{span.last.isoformat()}.csv"
-    # A BOM so that spreadsheet programs read the Vietnamese names as UTF-8.
-    return Response(
-        ("\ufeff" + out.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
-            "Cache-Control": "private, no-cache",
-        },
+    columns = ("portal", "name", "pageviews", "visitors", "visits", "bounce_rate")
+    return csv_response(
+        columns,
+        ([item[k] for k in columns] for item in body["items"]),
+        filename=f"analytics-{span.first.isoformat()}-{span.last.isoformat()}.csv",
     )

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from services.common.paths import PORTAL_ID_MAX, PORTAL_ID_MIN, SLUG_PATTERN, is_portal_id
+
 MAX_URL = 2048
 _BLANK_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f]")
 
@@ -35,7 +37,9 @@ def _optional_url(value: str | None) -> str | None:
 
 
 Url = Annotated[str, Field(min_length=1, max_length=MAX_URL), AfterValidator(_absolute_http_url)]
-Slug = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$")]
+PortalId = Annotated[
+    str, Field(min_length=PORTAL_ID_MIN, max_length=PORTAL_ID_MAX, pattern=SLUG_PATTERN)
+]
 Label = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
@@ -44,7 +48,7 @@ class Beacon(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    portal: Slug
+    portal: PortalId
     url: Url
     referrer: Annotated[
         str | None, Field(default=None, max_length=MAX_URL), AfterValidator(_optional_url)
@@ -66,7 +70,6 @@ class Beacon(BaseModel):
         return self
 
 
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _LABEL = re.compile(r"[A-Za-z0-9_.:-]+")
 _FIELDS = frozenset(Beacon.model_fields)
 
@@ -115,7 +118,7 @@ def quick_beacon(body: bytes) -> QuickBeacon | None:
         return None
     portal = data.get("portal")
     url = data.get("url")
-    if not (_plain(portal, 64) and _plain(url, MAX_URL)) or not _SLUG.fullmatch(portal):
+    if not (_plain(portal, PORTAL_ID_MAX) and _plain(url, MAX_URL)) or not is_portal_id(portal):
         return None
     referrer = data.get("referrer")
     kind = data.get("type", "pageview")

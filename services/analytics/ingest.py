@@ -79,7 +79,8 @@ class IngestMetrics:
         )
         self.settled = PromCounter(
             "analytics_beacons_settled",
-            "Queued beacons written: stored (an event row), bot (counted), duplicate.",
+            "Queued beacons settled: stored (an event row), duplicate (a retried id), bot "
+            "(counted per reason), dropped (over a per-visitor or per-address bound).",
             ["as"],
             registry=registry,
         )
@@ -97,7 +98,7 @@ class IngestMetrics:
         self.queued = Gauge(
             "analytics_queue_depth", "Beacons waiting to be written.", registry=registry
         )
-        for outcome in ("stored", "bot", "duplicate"):
+        for outcome in ("stored", "bot", "duplicate", "dropped"):
             self.settled.labels(outcome)
 
 
@@ -201,6 +202,7 @@ class Ingestor:
             self.metrics.settled.labels("stored").inc(settled.stored)
             self.metrics.settled.labels("duplicate").inc(settled.duplicates)
             self.metrics.settled.labels("bot").inc(settled.bots)
+            self.metrics.settled.labels("dropped").inc(settled.dropped)
             return len(batch)
 
 

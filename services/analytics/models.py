@@ -156,4 +156,5 @@ ingest_batches = Table(
     Column("stored", Integer, nullable=False),
     Column("duplicates", Integer, nullable=False),
     Column("bots", Integer, nullable=False),
+    Column("dropped", Integer, nullable=False, server_default="0"),
 )

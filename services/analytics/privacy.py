@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 # The address logic is shared with the content service's sign-in throttling.
@@ -42,9 +43,11 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=16384)
 def network_key(address: IpAddress | None) -> str:
     """What of the address enters the hash: IPv4 whole, IPv6 by its /64 (privacy
-    extensions rotate the low 64 bits, so one device would otherwise be many visitors)."""
+    extensions rotate the low 64 bits, so one device would otherwise be many visitors).
+    Cached (bounded): the visitor id and the per-address bound both need it."""
     if address is None:
         return "-"
     if isinstance(address, ipaddress.IPv6Address):

@@ -71,24 +71,34 @@ async def salt_for(session: AsyncSession, day: date, now: datetime) -> bytes:
 # --- the batch write -------------------------------------------------------------------
 
 
-async def batch_written(session: AsyncSession, batch_id: str) -> tuple[int, int, int] | None:
-    """(stored, duplicates, bots) of a batch already written, or None."""
+async def batch_written(session: AsyncSession, batch_id: str) -> tuple[int, int, int, int] | None:
+    """(stored, duplicates, bots, dropped) of a batch already written, or None."""
+    t = ingest_batches.c
     row = (
         await session.execute(
-            select(
-                ingest_batches.c.stored, ingest_batches.c.duplicates, ingest_batches.c.bots
-            ).where(ingest_batches.c.id == batch_id)
+            select(t.stored, t.duplicates, t.bots, t.dropped).where(t.id == batch_id)
         )
     ).first()
-    return None if row is None else (row.stored, row.duplicates, row.bots)
+    return None if row is None else (row.stored, row.duplicates, row.bots, row.dropped)
 
 
 async def record_batch(
-    session: AsyncSession, batch_id: str, at: datetime, stored: int, duplicates: int, bots: int
+    session: AsyncSession,
+    batch_id: str,
+    at: datetime,
+    stored: int,
+    duplicates: int,
+    bots: int,
+    dropped: int,
 ) -> None:
     await session.execute(
         ingest_batches.insert().values(
-            id=batch_id, written_at=at, stored=stored, duplicates=duplicates, bots=bots
+            id=batch_id,
+            written_at=at,
+            stored=stored,
+            duplicates=duplicates,
+            bots=bots,
+            dropped=dropped,
         )
     )
 

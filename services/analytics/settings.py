@@ -39,6 +39,19 @@ class AnalyticsSettings(ServiceSettings):
     batch_max_events: int = Field(default=1000, ge=1)
     batch_interval_ms: int = Field(default=250, ge=1)
     queue_max_events: int = Field(default=100_000, ge=1)
+    beacons_per_visitor_per_minute: int = Field(
+        default=60,
+        ge=0,
+        description="Beacons of one visitor (portal, address, user agent) counted per sliding "
+        "minute; more are dropped (202, counted as dropped). 0: no bound.",
+    )
+    beacons_per_ip_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Beacons from one client address (IPv6: its /64) counted per sliding "
+        "minute, every portal and user agent together; sized for an office behind one NAT "
+        "address. 0: no bound.",
+    )
     bot_ip_ranges: list[str] = Field(
         default_factory=list, description="CIDRs of known bots, monitors and scanners."
     )

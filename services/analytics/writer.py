@@ -34,14 +34,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.analytics import repository as repo
 from services.analytics.beacon import page_path, referrer_host
 from services.analytics.bots import BotRules, device_labels
+from services.analytics.bounds import FLOOD_IP, FLOOD_VISITOR, BeaconBounds, Tally
 from services.analytics.ingest import Raw, new_event_id
-from services.analytics.privacy import cached_client_address, local_day, parse_networks, visitor_id
+from services.analytics.privacy import (
+    cached_client_address,
+    local_day,
+    network_key,
+    parse_networks,
+    visitor_id,
+)
 from services.analytics.sessions import Hit, Sessionizer
 from services.analytics.settings import AnalyticsSettings
 from services.common.db import Database
 
 log = logging.getLogger("analytics.writer")
 KEYS_KEPT = timedelta(hours=48)
+DROPPED = frozenset({FLOOD_VISITOR, FLOOD_IP})  # bot_daily reasons that are not bots
 
 
 @dataclass(frozen=True)
@@ -53,11 +61,13 @@ class BotDrop:
 
 @dataclass(frozen=True)
 class Settled:
-    """What became of a batch: event rows stored, retried beacons dropped, bots counted."""
+    """What became of a batch: event rows stored, retried beacons (duplicates), bots
+    counted, and beacons dropped over a bound (`bounds.py`); they add up to the batch."""
 
     stored: int
     duplicates: int
     bots: int
+    dropped: int = 0
 
 
 class SaltBook:
@@ -116,13 +126,19 @@ class BatchWriter:
         )
         self.trusted = parse_networks(settings.trusted_proxies)
         self.known_partitions: set[date] = set()
+        self.bounds = BeaconBounds(
+            per_visitor=settings.beacons_per_visitor_per_minute,
+            per_address=settings.beacons_per_ip_per_minute,
+        )
 
     async def write(self, batch_id: str, batch: list[Raw]) -> Settled:
         """Write one batch in one transaction; a batch id already written is not redone."""
         salts = await self._salts_for(batch)
-        items = [self.classify(raw, salts) for raw in batch]
+        tally = self.bounds.tally()
+        items = [self.classify(raw, salts, tally) for raw in batch]
         hits = [item for item in items if isinstance(item, Hit)]
         bots = Counter((b.portal, b.day, b.reason) for b in items if isinstance(b, BotDrop))
+        dropped = sum(n for (_, _, reason), n in bots.items() if reason in DROPPED)
         async with self.database.transaction() as session:
             await repo.lock_for_flush(session)
             done = await repo.batch_written(session, batch_id)
@@ -131,8 +147,9 @@ class BatchWriter:
             hits, duplicates = await self._unique(session, hits)
             await self._apply(session, hits)
             await repo.add_bots(session, bots)
-            settled = Settled(len(hits), duplicates, sum(bots.values()))
+            settled = Settled(len(hits), duplicates, sum(bots.values()) - dropped, dropped)
             await repo.record_batch(session, batch_id, max(r.ts for r in batch), *_counts(settled))
+        self.bounds.commit(tally)
         return settled
 
     async def _salts_for(self, batch: list[Raw]) -> dict[date, bytes]:
@@ -147,8 +164,11 @@ class BatchWriter:
                 needed.setdefault(day - timedelta(days=1), raw.ts)
         return {day: await self.salts.get(day, at) for day, at in needed.items()}
 
-    def classify(self, raw: Raw, salts: dict[date, bytes]) -> Hit | BotDrop:
-        """What a captured beacon becomes: a bot count or a pseudonymous hit."""
+    def classify(
+        self, raw: Raw, salts: dict[date, bytes], tally: Tally | None = None
+    ) -> Hit | BotDrop:
+        """What a captured beacon becomes: a bot count, a drop over a bound (when a batch's
+        `tally` is given) or a pseudonymous hit."""
         day = local_day(raw.ts, self.zone)
         address = cached_client_address(raw.peer, raw.forwarded_for, self.trusted)
         referrer = referrer_host(raw.referrer, raw.url)
@@ -161,6 +181,12 @@ class BatchWriter:
         )
         if reason is not None:
             return BotDrop(raw.portal, day, reason)
+        visitor = visitor_id(salts[day], raw.portal, address, raw.user_agent)
+        if tally is not None:
+            network = None if address is None else network_key(address)
+            over = tally.admit(raw.ts, network, visitor)
+            if over is not None:
+                return BotDrop(raw.portal, day, over)
         previous = None
         if yesterday_matters(raw.ts, self.zone, self.sessionizer.idle):
             yesterday = salts[day - timedelta(days=1)]
@@ -170,7 +196,7 @@ class BatchWriter:
             portal=raw.portal,
             ts=raw.ts,
             id=new_event_id(),
-            visitor=visitor_id(salts[day], raw.portal, address, raw.user_agent),
+            visitor=visitor,
             previous_visitor=previous,
             kind=raw.kind,
             name=raw.name,
@@ -249,5 +275,5 @@ class BatchWriter:
             await asyncio.sleep(every)
 
 
-def _counts(settled: Settled) -> tuple[int, int, int]:
-    return settled.stored, settled.duplicates, settled.bots
+def _counts(settled: Settled) -> tuple[int, int, int, int]:
+    return settled.stored, settled.duplicates, settled.bots, settled.dropped

@@ -9,7 +9,8 @@ runs them in a child process that each service worker starts at its own start-up
     ---------------------------------------------    -------------------------------------
     frame 0: the settings                        ->  opens the database, `{"ready": true}`
     frame:   (batch id, [Raw, ...])              ->  BatchWriter.write, in one transaction
-                                                 <-  {"id", "stored", "duplicates", "bots"}
+                                                 <-  {"id", "stored", "duplicates", "bots",
+                                                          "dropped"}
                                                      or {"id", "error"} (the batch is retried)
     end of input (shutdown, or the parent died)  ->  the child finishes and exits
 
@@ -92,7 +93,9 @@ class ProcessSink:
             answer = json.loads(line)
             if "error" in answer:
                 raise WriterUnavailable(f"the writer could not write: {answer['error']}")
-            return Settled(answer["stored"], answer["duplicates"], answer["bots"])
+            return Settled(
+                answer["stored"], answer["duplicates"], answer["bots"], answer["dropped"]
+            )
 
     async def close(self) -> None:
         """End the child after what it holds is written (its input ends, it exits)."""
@@ -194,6 +197,7 @@ async def _child() -> None:
                     "stored": settled.stored,
                     "duplicates": settled.duplicates,
                     "bots": settled.bots,
+                    "dropped": settled.dropped,
                 }
             )
     finally:

@@ -72,17 +72,18 @@ async def require_principal(
     return principal
 
 
+NUL_IN_REQUEST = Msg(
+    "Địa chỉ hoặc tham số chứa ký tự NUL (%00) không hợp lệ.",
+    "The path or a query parameter contains a NUL character (%00).",
+)
+
+
 async def reject_nul_bytes(request: Request) -> None:
     """400 when the path or the query string holds a NUL character (`%00`)."""
     # PostgreSQL can neither store nor compare NUL: unchecked, the first query fails with 500.
     values = [*request.path_params.values(), *request.query_params.values()]
     if any("\x00" in str(value) for value in values):
-        raise BadRequest(
-            Msg(
-                "Địa chỉ hoặc tham số chứa ký tự NUL (%00) không hợp lệ.",
-                "The path or a query parameter contains a NUL character (%00).",
-            )
-        )
+        raise BadRequest(NUL_IN_REQUEST)
 
 
 OptionalPrincipalDep = Annotated[Principal | None, Depends(optional_principal)]

@@ -12,7 +12,6 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import RedirectResponse, StreamingResponse
 from starlette.background import BackgroundTask
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.deps import (
     SessionDep,
@@ -28,6 +27,7 @@ from services.common.pagination import (
     decode_cursor,
     encode_cursor,
 )
+from services.common.paths import MediaIdPath
 from services.common.roles import ROLE_RESPONSES, CallerDep, CurrentPrincipalDep
 from services.media import ingest, service
 from services.media.errors import MediaNotFound, RangeNotSatisfiable
@@ -50,18 +50,6 @@ USER_FILE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; sandbox",
 }
-MediaId = Annotated[str, "media id"]
-
-
-_MEDIA_ID = re.compile(r"^[0-9a-f]{32}$")
-
-
-async def _checked_id(request: Request, media_id: str) -> str:
-    """400 for a NUL; an id that cannot be a media id is no address at all (plain 404)."""
-    await reject_nul_bytes(request)
-    if not _MEDIA_ID.fullmatch(media_id):
-        raise StarletteHTTPException(404)
-    return media_id
 
 
 def _ctx(request: Request) -> MediaContext:
@@ -187,9 +175,10 @@ _WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.get(
     "/{media_id}", operation_id="get_media", response_model=MediaRead, responses=_READ_RESPONSES
 )
-async def get_media(media_id: str, session: SessionDep, caller: CallerDep, request: Request) -> Any:
+async def get_media(
+    media_id: MediaIdPath, session: SessionDep, caller: CallerDep, request: Request
+) -> Any:
     """One asset's metadata: public when published content uses it, else members only."""
-    media_id = await _checked_id(request, media_id)
     return await service.read(session, caller, media_id)
 
 
@@ -200,14 +189,13 @@ async def get_media(media_id: str, session: SessionDep, caller: CallerDep, reque
     responses=_WRITE_RESPONSES,
 )
 async def update_media(
-    media_id: str,
+    media_id: MediaIdPath,
     changes: MediaUpdate,
     session: SessionDep,
     principal: CurrentPrincipalDep,
     request: Request,
 ) -> Any:
     """Change caption, credit, alt text or focal point (members of the asset's portal)."""
-    media_id = await _checked_id(request, media_id)
     return await service.update(session, _ctx(request), principal, media_id, changes)
 
 
@@ -215,10 +203,9 @@ async def update_media(
     "/{media_id}", operation_id="delete_media", status_code=204, responses=_WRITE_RESPONSES
 )
 async def delete_media(
-    media_id: str, session: SessionDep, principal: CurrentPrincipalDep, request: Request
+    media_id: MediaIdPath, session: SessionDep, principal: CurrentPrincipalDep, request: Request
 ) -> Response:
     """Delete an asset (portal admin); refused with 409 while content uses it."""
-    media_id = await _checked_id(request, media_id)
     keys = await service.delete(session, principal, media_id)
     # Runs after the response, so after the session dependency has committed.
     cleanup = BackgroundTask(service.delete_objects, _ctx(request).storage, keys)
@@ -335,14 +322,13 @@ async def _send(
 
 @router.get("/{media_id}/file", operation_id="download_media", responses=_READ_RESPONSES)
 async def download_media(
-    media_id: str,
+    media_id: MediaIdPath,
     request: Request,
     session: SessionDep,
     caller: CallerDep,
     download: Annotated[bool, Query(description="Ask the browser to save, not show.")] = False,
 ) -> Response:
     """The original file, with `Range` (206), `ETag`/304 and its Vietnamese file name."""
-    media_id = await _checked_id(request, media_id)
     ctx = _ctx(request)
     asset, public = await service.visible(session, caller, media_id)
     inline = not download and (asset.kind != "document" or asset.mime == "application/pdf")
@@ -373,7 +359,7 @@ async def download_media(
     "/{media_id}/renditions/{name}", operation_id="get_rendition", responses=_READ_RESPONSES
 )
 async def get_rendition(
-    media_id: str,
+    media_id: MediaIdPath,
     name: str,
     request: Request,
     session: SessionDep,
@@ -381,7 +367,6 @@ async def get_rendition(
     v: Annotated[str | None, Query(max_length=64, description="Version from the metadata.")] = None,
 ) -> Response:
     """A resized image: WebP when the browser accepts it, else JPEG (thumb is square)."""
-    media_id = await _checked_id(request, media_id)
     if name not in RENDITIONS:
         raise MediaNotFound(
             Msg("Không có cỡ ảnh '{n}'; dùng: {a}.", "No rendition '{n}'; use: {a}.").format(
@@ -415,10 +400,9 @@ async def get_rendition(
 
 @router.get("/{media_id}/poster", operation_id="get_poster", responses=_READ_RESPONSES)
 async def get_poster(
-    media_id: str, request: Request, session: SessionDep, caller: CallerDep
+    media_id: MediaIdPath, request: Request, session: SessionDep, caller: CallerDep
 ) -> Response:
     """A video's poster frame (JPEG), made with ffmpeg when it is installed."""
-    media_id = await _checked_id(request, media_id)
     asset, public = await service.visible(session, caller, media_id)
     if not asset.has_poster:
         raise MediaNotFound(Msg("Tệp này không có ảnh bìa.", "This media has no poster."))

