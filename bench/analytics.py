@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 from bench.run_content import free_port, fresh_database, server  # noqa: E402
 from bench.traffic import Request, generate, headers_for  # noqa: E402
 from services.common.migrate import upgrade  # noqa: E402
-from services.common.security import TokenIssuer, load_or_create_private_key  # noqa: E402
+from services.common.security import load_or_create_private_key  # noqa: E402
 
 console = Console()
 ADMIN_BASE = (
@@ -193,12 +193,26 @@ def metric_values(text: str) -> dict[str, float]:
     return values
 
 
+BENCH_USER = "bench.admin"
+BENCH_PASSWORD = "bench-password-not-secret"
+
+
 async def make_portals(url: str) -> None:
+    """The portals beacons name, and a superadmin who reads the reports."""
     from services.common.db import Database
-    from services.content.models import Portal
+    from services.content.accounts.passwords import hash_password
+    from services.content.models import Portal, User
 
     database = Database.from_url(url)
     async with database.transaction() as session:
+        session.add(
+            User(
+                username=BENCH_USER,
+                password_hash=hash_password(BENCH_PASSWORD),
+                full_name="Bench",
+                is_superadmin=True,
+            )
+        )
         for portal, kind in (("phu-yen", "provincial"), ("da-nang", "provincial")):
             session.add(
                 Portal(id=portal, name=f"BHXH {portal}", kind=kind, locales=["vi"], links=[])
@@ -207,6 +221,18 @@ async def make_portals(url: str) -> None:
             Portal(id="trung-uong", name="BHXH Việt Nam", kind="central", locales=["vi"], links=[])
         )
     await database.dispose()
+
+
+def bench_headers(content_port: int) -> dict[str, str]:
+    """A bearer token of the bench's superadmin, from a real sign-in: analytics asks content
+    for the caller's current roles, so a token content never issued is refused."""
+    response = httpx.post(
+        f"http://127.0.0.1:{content_port}/v1/auth/token",
+        json={"username": BENCH_USER, "password": BENCH_PASSWORD},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
 async def table_counts(url: str) -> dict[str, int]:
@@ -299,7 +325,7 @@ def main() -> None:
     upgrade("content", content_url)
     upgrade("analytics", analytics_url)
     asyncio.run(make_portals(content_url))
-    key = load_or_create_private_key(tmp / "keys" / "signing.pem")
+    load_or_create_private_key(tmp / "keys" / "signing.pem")
     quiet = {"LOG_LEVEL": "WARNING"}
     lua = tmp / "replay.lua"
     lua.write_text(LUA)
@@ -393,11 +419,8 @@ def main() -> None:
         }
         console.print("loss", results["loss"])
 
-        # Minted now: an access token lives 15 minutes, less than a million beacons take.
-        token, _ = TokenIssuer(key, issuer="portal-platform", audience="portal-api").issue(
-            subject="bench", username="bench", roles={}, is_superadmin=True
-        )
-        headers = {"Authorization": f"Bearer {token}"}
+        # Signed in now: an access token lives 15 minutes, less than a million beacons take.
+        headers = bench_headers(content_port)
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             results["reports"] = time_reports(http, args.report_runs)
             stats = http.get(

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from bench.analytics import ADMIN_BASE, against_ledger, time_reports  # noqa: E402
+from bench.analytics import ADMIN_BASE, against_ledger, bench_headers, time_reports  # noqa: E402
 from bench.run_content import free_port, server  # noqa: E402
 from bench.traffic import generate  # noqa: E402
-from services.common.security import TokenIssuer, load_or_create_private_key  # noqa: E402
+from services.common.security import load_or_create_private_key  # noqa: E402
 
 console = Console()
 
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--report-runs", type=int, default=100)
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="portal-bench-reports-"))
-    key = load_or_create_private_key(tmp / "keys" / "signing.pem")
+    load_or_create_private_key(tmp / "keys" / "signing.pem")
     content_url = f"{ADMIN_BASE}/portal_bench_an_content"
     analytics_url = f"{ADMIN_BASE}/portal_bench_analytics"
     content_port, port = free_port(), free_port()
@@ -76,10 +76,7 @@ def main() -> None:
             [portal, "serve", "analytics", "--port", str(port)], analytics_env, port, "/healthz"
         ),
     ):
-        token, _ = TokenIssuer(key, issuer="portal-platform", audience="portal-api").issue(
-            subject="bench", username="bench", roles={}, is_superadmin=True
-        )
-        headers = {"Authorization": f"Bearer {token}"}
+        headers = bench_headers(content_port)
         base = f"http://127.0.0.1:{port}"
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             results["reports"] = time_reports(http, args.report_runs)
