@@ -21,8 +21,6 @@ import concurrent.futures
 import contextlib
 import json
 import os
-import random
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +33,7 @@ from typing import Any
 import httpx
 import pgserver
 import pytest
+from served import free_port
 
 from services.common.db import Database
 from services.common.migrate import upgrade
@@ -70,26 +69,6 @@ def run_async(coro: Coroutine[Any, Any, Any]) -> Any:
     """Run a coroutine to completion from synchronous code, whatever loop is around."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coro).result()
-
-
-def free_port() -> int:
-    """A free port below the kernel's ephemeral range, which `bind(("", 0))` never hands out.
-
-    A process needs a second or two to bind the port it was given; in between, a port from
-    the ephemeral range could go to any socket another test opens.
-    """
-    low = 32768
-    with contextlib.suppress(OSError, ValueError):
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(100):
-        port = random.randrange(max(1024, low - 12_000), low)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port found below the ephemeral range")
 
 
 @dataclass

@@ -9,26 +9,16 @@ bounded; times are generous margins around 1-second timeouts, not measurements.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from served import portal_serve
 
-PORTAL = str(Path(sys.executable).parent / "portal")
 MiB = 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Served:
@@ -55,39 +45,14 @@ class Served:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
     data_dir = tmp_path_factory.mktemp("server-limits")
-    port = _free_port()
     env = {
-        **os.environ,
         "SEARCH_DATA_DIR": str(data_dir),
         "PORTAL_HEADER_TIMEOUT": "1",
         "PORTAL_BODY_TIMEOUT": "1",
         "LOG_LEVEL": "ERROR",
     }
-    log = data_dir / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [PORTAL, "serve", "search", "--port", str(port), "--host", "127.0.0.1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        served = Served(port, proc.pid)
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if served.healthy():
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "portal serve search did not start"
-            time.sleep(0.2)
-        yield served
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+    with portal_serve("search", env, data_dir) as process:
+        yield Served(process.port, process.pid)
 
 
 def _answer(sock: socket.socket) -> bytes:

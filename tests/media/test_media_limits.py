@@ -160,22 +160,24 @@ def form(*, portal_first: bool, file_bytes: int, portal: str = "phu-yen", probe=
     return body(), sent
 
 
-def upload_dir_bytes(tmp_dir: Path) -> int:
-    return sum(p.stat().st_size for p in tmp_dir.glob("*.upload")) if tmp_dir.exists() else 0
+class DiskWatch:
+    """The most bytes the upload folder held, sampled as the request body streams."""
+
+    def __init__(self, tmp_dir: Path) -> None:
+        self.tmp_dir = tmp_dir
+        self.most = 0
+
+    def watch(self) -> None:
+        held = sum(p.stat().st_size for p in self.tmp_dir.glob("*.upload"))
+        self.most = max(self.most, held)
 
 
 class TestPortalBeforeFile:
     async def test_a_non_member_sending_the_file_first_is_stopped_at_the_cap(
         self, api, outsider, media_db, storage, media_settings
     ):
-        tmp_dir = media_settings.data_dir / "media-uploads"
-        most = 0
-
-        def watch() -> None:
-            nonlocal most
-            most = max(most, upload_dir_bytes(tmp_dir))
-
-        body, sent = form(portal_first=False, file_bytes=50 * MB, probe=watch)
+        disk = DiskWatch(media_settings.data_dir / "media-uploads")
+        body, sent = form(portal_first=False, file_bytes=50 * MB, probe=disk.watch)
         r = await api.post(
             "/v1/media",
             content=body,
@@ -185,7 +187,7 @@ class TestPortalBeforeFile:
         assert "trước trường 'file'" in problem["detail"]
         cap = media_settings.max_bytes_before_portal
         assert sent["file"] <= cap + 2 * 65536  # read no further than the cap, of 50 MB
-        assert most <= cap  # and never more than the cap on disk
+        assert disk.most <= cap  # and never more than the cap on disk
         await assert_nothing_left(media_db, storage, media_settings)
 
     async def test_a_member_sending_the_file_first_is_told_to_send_portal_first(
@@ -223,14 +225,8 @@ class TestPortalBeforeFile:
     async def test_a_non_member_naming_the_portal_first_is_refused_before_the_file(
         self, api, outsider, media_db, storage, media_settings
     ):
-        tmp_dir = media_settings.data_dir / "media-uploads"
-        most = 0
-
-        def watch() -> None:
-            nonlocal most
-            most = max(most, upload_dir_bytes(tmp_dir))
-
-        body, sent = form(portal_first=True, file_bytes=50 * MB, probe=watch)
+        disk = DiskWatch(media_settings.data_dir / "media-uploads")
+        body, sent = form(portal_first=True, file_bytes=50 * MB, probe=disk.watch)
         r = await api.post(
             "/v1/media",
             content=body,
@@ -238,7 +234,7 @@ class TestPortalBeforeFile:
         )
         assert_problem(r, 403, "not-portal-member")
         assert sent["file"] <= 2 * 65536
-        assert most == 0
+        assert disk.most == 0
         await assert_nothing_left(media_db, storage, media_settings)
 
     async def test_an_asynchronous_membership_check_is_awaited(

@@ -5,32 +5,19 @@ it streams and leaves nothing behind."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import httpx
 import jwt
 import pytest
 from media_samples import fixture, image
+from served import portal_serve
 
 from services.common.migrate import upgrade
 from services.common.security import TokenIssuer, private_key_from_pem
 from services.media.settings import MediaSettings
-
-PORTAL = str(Path(sys.executable).parent / "portal")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _TrustingContent(BaseHTTPRequestHandler):
@@ -77,35 +64,13 @@ def served(tmp_path_factory, signing_key_pem, content_url):
     (data_dir / "keys" / "signing.pem").write_text(signing_key_pem)
     settings = MediaSettings(data_dir=data_dir)
     upgrade("media", settings.resolved_database_url())
-    port = _free_port()
     env = {
-        **os.environ,
         "MEDIA_DATA_DIR": str(data_dir),
         "MEDIA_CONTENT_URL": content_url,
         "MEDIA_MAX_IMAGE_BYTES": str(2 * 1024 * 1024),
         "LOG_LEVEL": "WARNING",
     }
-    log = data_dir / "serve.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [PORTAL, "serve", "media", "--port", str(port), "--host", "127.0.0.1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, "portal serve media did not start"
-            time.sleep(0.2)
+    with portal_serve("media", env, data_dir, ready="/readyz") as process:
         issuer = TokenIssuer(
             private_key_from_pem(signing_key_pem),
             issuer=settings.jwt_issuer,
@@ -114,10 +79,7 @@ def served(tmp_path_factory, signing_key_pem, content_url):
         token, _ = issuer.issue(
             subject="u1", username="u1", roles={"phu-yen": "editor"}, is_superadmin=False
         )
-        yield base, {"Authorization": f"Bearer {token}"}, data_dir
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+        yield process.base, {"Authorization": f"Bearer {token}"}, data_dir
 
 
 def chunked_form(data: bytes, name: str, chunk: int = 7_000):
